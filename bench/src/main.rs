@@ -1,0 +1,2 @@
+//! Greenroom benchmarks.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Integration tests for greenroom-catalog-model, one module per area of the spec.

@@ -1,0 +1,1 @@
+//! Backstage-compatible `app-config` loading (placeholder until the loader lands).
