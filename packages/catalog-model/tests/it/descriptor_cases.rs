@@ -1,0 +1,1 @@
+//! Tests: descriptor_cases (filled in by its owner).

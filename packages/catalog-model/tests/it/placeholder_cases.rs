@@ -1,0 +1,1 @@
+//! Tests: placeholder_cases (filled in by its owner).

@@ -1,0 +1,1 @@
+//! Tests: ref_cases (filled in by its owner).

@@ -1,0 +1,1 @@
+//! Tests: ref_properties (filled in by its owner).

@@ -1,0 +1,1 @@
+//! Tests: relation_cases (filled in by its owner).

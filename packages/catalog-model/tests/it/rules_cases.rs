@@ -1,0 +1,1 @@
+//! Tests: rules_cases (filled in by its owner).

@@ -1,0 +1,1 @@
+//! Tests: validation_cases (filled in by its owner).
