@@ -4,6 +4,8 @@
 //! reports every problem it finds, each pointing at the offending field. The
 //! happy path allocates nothing: paths and messages are only built for problems.
 
+use std::fmt;
+
 use serde_json::{Map, Value};
 
 use crate::kinds::KindSet;
@@ -286,13 +288,15 @@ impl EntityValidator {
             }
         }
         if header_ok {
-            let spec_path = FieldPath::keys(&["spec"]);
-            out.extend(
-                self.kinds
-                    .validate(entity)
-                    .into_iter()
-                    .filter(|p| !(spec_reported && p.path == spec_path)),
-            );
+            let kind_problems = self.kinds.validate(entity);
+            if spec_reported {
+                // The root schema already said `spec` is not an object; a kind
+                // validator saying the same about the same path adds nothing.
+                let spec_path = FieldPath::keys(&["spec"]);
+                out.extend(kind_problems.into_iter().filter(|p| p.path != spec_path));
+            } else {
+                out.extend(kind_problems);
+            }
         }
         out
     }
@@ -359,7 +363,7 @@ impl EntityValidator {
             if !(self.validators.label_key)(key) {
                 out.push(format_problem(
                     path(),
-                    &format!("labels.{key}"),
+                    format_args!("labels.{key}"),
                     expect::KEY,
                     key,
                 ));
@@ -367,7 +371,7 @@ impl EntityValidator {
             match value.as_str() {
                 Some(s) if !(self.validators.label_value)(s) => out.push(format_problem(
                     path(),
-                    &format!("labels.{key}"),
+                    format_args!("labels.{key}"),
                     expect::LABEL_VALUE,
                     s,
                 )),
@@ -389,7 +393,7 @@ impl EntityValidator {
             if !(self.validators.annotation_key)(key) {
                 out.push(format_problem(
                     path(),
-                    &format!("annotations.{key}"),
+                    format_args!("annotations.{key}"),
                     expect::KEY,
                     key,
                 ));
@@ -398,7 +402,7 @@ impl EntityValidator {
             match value.as_str() {
                 Some(s) if !(self.validators.annotation_value)(value) => out.push(format_problem(
                     path(),
-                    &format!("annotations.{key}"),
+                    format_args!("annotations.{key}"),
                     expect::ANNOTATION_VALUE,
                     s,
                 )),
@@ -427,7 +431,12 @@ impl EntityValidator {
                     format!("metadata.tags.{i} must NOT have fewer than 1 characters"),
                 )),
                 Some(s) if !(self.validators.tag)(s) => {
-                    out.push(format_problem(path(), &format!("tags.{i}"), expect::TAG, s));
+                    out.push(format_problem(
+                        path(),
+                        format_args!("tags.{i}"),
+                        expect::TAG,
+                        s,
+                    ));
                 }
                 Some(_) => {}
                 None => out.push(schema(path(), format!("metadata.tags.{i} must be string"))),
@@ -470,7 +479,7 @@ fn check_links(value: &Value, out: &mut Vec<Problem>) {
             };
             check_str(
                 value,
-                &format!("links.{i}.{key}"),
+                format_args!("links.{i}.{key}"),
                 &rule,
                 || link_path().key(key),
                 out,
@@ -482,10 +491,11 @@ fn check_links(value: &Value, out: &mut Vec<Problem>) {
 /// Checks one string field; returns whether it passed.
 ///
 /// `shown` is the path as Backstage spells it in messages (without the
-/// `metadata.` prefix for labels, annotations, tags and links).
+/// `metadata.` prefix for labels, annotations, tags and links); it is only
+/// formatted when there is a problem, so the happy path does not allocate.
 fn check_str(
     value: &Value,
-    shown: &str,
+    shown: impl fmt::Display,
     rule: &StrRule,
     path: impl FnOnce() -> FieldPath,
     out: &mut Vec<Problem>,
@@ -529,7 +539,12 @@ fn schema(path: FieldPath, message: impl Into<String>) -> Problem {
 
 /// A field-format problem in Backstage's message shape, quoting at most
 /// [`MAX_QUOTED_CHARS`] characters of the value.
-fn format_problem(path: FieldPath, shown: &str, expectation: &str, found: &str) -> Problem {
+fn format_problem(
+    path: FieldPath,
+    shown: impl fmt::Display,
+    expectation: &str,
+    found: &str,
+) -> Problem {
     let quoted = match found.char_indices().nth(MAX_QUOTED_CHARS) {
         Some((cut, _)) => format!("{}…", &found[..cut]),
         None => found.to_owned(),
