@@ -304,3 +304,93 @@ fn normalize(path: &Path) -> PathBuf {
     }
     out
 }
+
+/// The refusal message of the same-repository guard.
+pub const SAME_REPOSITORY_MESSAGE: &str =
+    "Placeholder may only reference files from the same repository as the entity";
+
+/// The same-repository guard of §9.2, checked before a placeholder read.
+///
+/// `integration_hosts` are the hosts of the configured SCM integrations. The
+/// caller applies this (e.g. in its reader) because [`PlaceholderContext`] does
+/// not know the integrations. Azure's download-URL identity check is not
+/// modelled; Azure URLs are compared like any other repository URL.
+pub fn check_same_repository(
+    base: &str,
+    resolved: &str,
+    integration_hosts: &[&str],
+) -> Result<(), &'static str> {
+    let (Ok(base_url), Ok(resolved_url)) = (Url::parse(base), Url::parse(resolved)) else {
+        // A `file:` path base or an unparsable value has no host to compare.
+        return Ok(());
+    };
+    let resolved_host = resolved_url.host_str().unwrap_or("");
+    let base_host = base_url.host_str().unwrap_or("");
+    let on_integration = integration_hosts.contains(&resolved_host);
+    if on_integration && resolved_host != base_host {
+        return Err(SAME_REPOSITORY_MESSAGE);
+    }
+    if !matches!(base_url.scheme(), "http" | "https") {
+        return Ok(());
+    }
+    let (Some(base_repo), Some(resolved_repo)) =
+        (repository_of(&base_url), repository_of(&resolved_url))
+    else {
+        return Ok(());
+    };
+    if base_repo.suspicious() || resolved_repo.suspicious() {
+        return Err(SAME_REPOSITORY_MESSAGE);
+    }
+    let has_file = base_repo.has_file_path || resolved_repo.has_file_path;
+    if has_file
+        && (on_integration || resolved_host == base_host)
+        && (resolved_host != base_host
+            || base_repo.owner != resolved_repo.owner
+            || base_repo.repo != resolved_repo.repo)
+    {
+        return Err(SAME_REPOSITORY_MESSAGE);
+    }
+    Ok(())
+}
+
+/// Owner and repository of a repository URL, as git URL parsers split them.
+struct RepoParts {
+    owner: String,
+    repo: String,
+    has_file_path: bool,
+}
+
+impl RepoParts {
+    /// Encoded characters or `..` segments could make two different strings name
+    /// the same repository, so such URLs are refused outright.
+    fn suspicious(&self) -> bool {
+        [&self.owner, &self.repo]
+            .iter()
+            .any(|part| part.contains('%') || part.split('/').any(|s| s == ".."))
+    }
+}
+
+fn repository_of(url: &Url) -> Option<RepoParts> {
+    let segments: Vec<&str> = url.path_segments()?.filter(|s| !s.is_empty()).collect();
+    // GitLab: `<group>/<subgroups...>/<project>/-/(blob|tree)/<ref>/<path>`.
+    if let Some(dash) = segments.iter().position(|s| *s == "-")
+        && dash >= 2
+    {
+        return Some(RepoParts {
+            owner: segments[..dash - 1].join("/"),
+            repo: segments[dash - 1].to_owned(),
+            has_file_path: segments.len() > dash + 3,
+        });
+    }
+    if segments.len() < 2 {
+        return None;
+    }
+    // GitHub-like: `<owner>/<repo>/(blob|tree|edit|src)/<ref>/<path>`.
+    let has_file_path =
+        segments.len() > 4 && matches!(segments[2], "blob" | "tree" | "edit" | "src" | "raw");
+    Some(RepoParts {
+        owner: segments[0].to_owned(),
+        repo: segments[1].trim_end_matches(".git").to_owned(),
+        has_file_path,
+    })
+}

@@ -524,3 +524,69 @@ fn real_files_in_a_temp_dir() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn same_repository_guard() {
+    use greenroom_catalog_model::placeholder::{SAME_REPOSITORY_MESSAGE, check_same_repository};
+    let hosts = ["github.com", "gitlab.com"];
+    let refused = Err(SAME_REPOSITORY_MESSAGE);
+    let rows = [
+        (
+            "SR01 same repo",
+            GH_BASE,
+            "https://github.com/acme/r/tree/main/api.yaml",
+            Ok(()),
+        ),
+        (
+            "SR02 other repo",
+            GH_BASE,
+            "https://github.com/acme/other/tree/main/api.yaml",
+            refused,
+        ),
+        (
+            "SR03 other owner",
+            GH_BASE,
+            "https://github.com/evil/r/tree/main/api.yaml",
+            refused,
+        ),
+        (
+            "SR04 other integration host",
+            GH_BASE,
+            "https://gitlab.com/acme/r/-/blob/main/a.yaml",
+            refused,
+        ),
+        (
+            "SR05 non-integration host",
+            GH_BASE,
+            "https://example.com/a.json",
+            Ok(()),
+        ),
+        (
+            "SR06 encoded owner",
+            GH_BASE,
+            "https://github.com/acme%2fx/r/tree/main/a.yaml",
+            refused,
+        ),
+        (
+            "SR07 gitlab subgroups",
+            "https://gitlab.com/g/sub/p/-/blob/main/c.yaml",
+            "https://gitlab.com/g/sub/p/-/blob/main/specs/a.yaml",
+            Ok(()),
+        ),
+        (
+            "SR08 gitlab other project",
+            "https://gitlab.com/g/sub/p/-/blob/main/c.yaml",
+            "https://gitlab.com/g/sub/q/-/blob/main/a.yaml",
+            refused,
+        ),
+        (
+            "SR09 file base",
+            "/srv/x/catalog-info.yaml",
+            "https://github.com/evil/r/tree/main/a",
+            Ok(()),
+        ),
+    ];
+    for (id, base, resolved, want) in rows {
+        assert_eq!(check_same_repository(base, resolved, &hosts), want, "{id}");
+    }
+}
