@@ -156,17 +156,18 @@ fn merge_node(lower: &mut Value, lower_origin: &mut Origin, higher: Value, highe
 fn strip_nulls(value: &mut Value, origin: &mut Origin) {
     match value {
         Value::Object(map) => {
-            let nulls: Vec<String> = map
-                .iter()
-                .filter(|(_, v)| v.is_null())
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in &nulls {
-                map.remove(k);
-                if let Kids::Map(kids) = &mut origin.kids {
-                    kids.remove(k);
+            // `retain` keeps the order of the remaining keys, which matters
+            // when serde_json preserves insertion order.
+            map.retain(|k, v| {
+                if v.is_null() {
+                    if let Kids::Map(kids) = &mut origin.kids {
+                        kids.remove(k);
+                    }
+                    false
+                } else {
+                    true
                 }
-            }
+            });
             for (k, v) in map.iter_mut() {
                 if let Kids::Map(kids) = &mut origin.kids
                     && let Some(o) = kids.get_mut(k)

@@ -1,1 +1,12 @@
-//! Integration tests for greenroom-config.
+//! Integration tests for greenroom-config, one binary with a module per area.
+
+mod env;
+mod files;
+mod masking;
+mod merge;
+mod props;
+mod reader;
+mod substitution;
+mod support;
+mod transforms;
+mod worked_example;

@@ -1,0 +1,79 @@
+//! §1.5 `${...}` substitution on strings (checklist items 8 and 9).
+
+use greenroom_config::substitute;
+
+use crate::support::env_map;
+
+/// `(case id, input, expected output or None for undefined)`.
+const CASES: &[(&str, &str, Option<&str>)] = &[
+    ("S01 whole string", "${A}", Some("alpha")),
+    ("S02 inside text", "x-${A}-y", Some("x-alpha-y")),
+    ("S03 blanks inside braces", "${ A }", Some("alpha")),
+    ("S04 value is trimmed", "[${PADDED}]", Some("[p]")),
+    ("S05 unset makes the string undefined", "x ${UNSET} y", None),
+    (
+        "S06 set-but-empty inserts nothing",
+        "a${EMPTY}b",
+        Some("ab"),
+    ),
+    ("S07 fallback when unset", "${UNSET:-fb}", Some("fb")),
+    ("S08 fallback when empty", "${EMPTY:-fb}", Some("fb")),
+    ("S09 fallback unused when set", "${A:-fb}", Some("alpha")),
+    ("S10 fallback is trimmed", "${UNSET:-  fb  }", Some("fb")),
+    ("S11 empty fallback is undefined", "${UNSET:-}", None),
+    ("S12 escape is literal", "$${A}", Some("${A}")),
+    (
+        "S13 scaffolder braces survive",
+        "${{ parameters.x }}",
+        Some("${{ parameters.x }}"),
+    ),
+    (
+        "S14 escaped double braces keep both dollars",
+        "$${{ x }}",
+        Some("$${{ x }}"),
+    ),
+    ("S15 any unset token undefines all", "${A}${UNSET}", None),
+    (
+        "S16 stray dollars and open tokens",
+        "$ $x ${open",
+        Some("$ $x ${open"),
+    ),
+    ("S17 double dollar without brace", "a$$b", Some("a$$b")),
+    ("S18 adjacent tokens", "${A}${B}", Some("alphabeta")),
+    ("S19 triple dollar", "$$${A}", Some("$${A}")),
+    ("S20 non-ASCII around tokens", "é${A}ü", Some("éalphaü")),
+    ("S21 no tokens", "plain", Some("plain")),
+    (
+        "S22 escaped and plain together",
+        "$${A} ${A}",
+        Some("${A} alpha"),
+    ),
+    (
+        "S23 fallback with colon-dash text",
+        "${UNSET:-a:-b}",
+        Some("a:-b"),
+    ),
+    ("S24 empty name is unset", "${}", None),
+    (
+        "S25 nested brace ends the attempt",
+        "${A${B}}",
+        Some("${Abeta}"),
+    ),
+];
+
+#[test]
+fn substitution_table() {
+    let env = env_map(&[
+        ("A", "alpha"),
+        ("B", "beta"),
+        ("PADDED", "  p \t"),
+        ("EMPTY", ""),
+    ]);
+    for (id, input, want) in CASES {
+        assert_eq!(
+            substitute(input, &env).as_deref(),
+            *want,
+            "{id}: substitute({input:?})"
+        );
+    }
+}
