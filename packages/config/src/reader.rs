@@ -94,7 +94,10 @@ impl Config {
 
     /// The merged object with secret values replaced by `"***"`.
     ///
-    /// See the `secrets` module documentation for what counts as secret.
+    /// A value is secret when its key name is secret by [`crate::is_secret_key`]
+    /// (names ending in one of [`crate::SECRET_KEY_SUFFIXES`], or `key` under
+    /// `certificate` or `keys`), or when it was produced by a `$env` or
+    /// `$file` directive. A secret object or array is masked as a whole.
     pub fn masked(&self) -> Value {
         secrets::mask(&self.value, &self.origin)
     }
@@ -188,7 +191,13 @@ impl Config {
             Found::Absent => return Ok(None),
             Found::Value(Value::Bool(b), _) => return Ok(Some(*b)),
             Found::Value(Value::String(s), o) => (s.trim().to_ascii_lowercase(), o),
-            Found::Value(Value::Number(n), o) => (n.to_string(), o),
+            // Numbers are compared by value so that `1.0` counts as `1`, as
+            // JavaScript would print it.
+            Found::Value(Value::Number(n), o) => match n.as_f64() {
+                Some(1.0) => return Ok(Some(true)),
+                Some(0.0) => return Ok(Some(false)),
+                _ => return Err(self.convert(key, o, "boolean")),
+            },
             Found::Value(v, o) => return Err(self.invalid_type(key, o, v, "boolean")),
         };
         match text.as_str() {

@@ -16,7 +16,7 @@ fn fixture() -> Config {
                     "blank": "  ", "hex": "0x1F", "exp": "1e3", "inf": "Infinity", "neg": "-2.5",
                     "arr": ["x", "y"], "badarr": ["x", ""], "numarr": ["x", 1],
                     "objs": [{"k": 1}, {"k": 2}], "mixed": [{"k": 1}, "s"],
-                    "yes": "YES", "one": 1, "two": 2, "off": " off ", "t": true, "zero": "0",
+                    "yes": "YES", "one": 1, "onef": 1.0, "half": 0.5, "two": 2, "off": " off ", "t": true, "zero": "0",
                     "obj": {"x": 1}
                 },
                 "shadow": {"deep": 1},
