@@ -204,3 +204,32 @@ fn env_layer_context_is_env() {
         Err("Missing required config value at 'nope' in 'env'".to_owned())
     );
 }
+
+#[test]
+fn key_segment_grammar() {
+    let rows: &[(&str, bool)] = &[
+        ("a", true),
+        ("baseUrl", true),
+        ("my-plugin", true),
+        ("a-1", true),
+        ("a:b", true),
+        ("a_b-c:d", true),
+        ("x9", true),
+        ("", false),
+        ("1abc", false),
+        ("-a", false),
+        ("a-", false),
+        ("a--b", false),
+        ("a.b", false),
+        ("a b", false),
+        ("é", false),
+        ("a$", false),
+    ];
+    for (segment, want) in rows {
+        assert_eq!(
+            greenroom_config::is_valid_key_segment(segment),
+            *want,
+            "{segment:?}"
+        );
+    }
+}
