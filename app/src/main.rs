@@ -1,2 +1,98 @@
-//! The `greenroom` binary.
-fn main() {}
+//! The `greenroom` binary: command-line entry point and dispatch to subcommands.
+
+mod config_cmd;
+mod output;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Greenroom: a developer portal built around a software catalog, speaking Backstage's formats.
+#[derive(Debug, Parser)]
+#[command(name = "greenroom", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check catalog descriptor files (catalog-info.yaml) by Backstage's rules.
+    ///
+    /// Takes files, directories (searched recursively for *.yaml / *.yml files that
+    /// hold descriptors) or `-` for standard input. Prints one line per problem as
+    /// `path:line:col: error: message`, then a summary; exits 1 if any error was found.
+    Validate(ValidateArgs),
+    /// Inspect the app configuration (app-config.yaml and friends).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateArgs {
+    /// Files, directories, or `-` for standard input.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PrintFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the merged configuration, with secrets masked.
+    Print {
+        /// Config files, in order; later files override earlier ones.
+        #[arg(long = "config", value_name = "FILE")]
+        config: Vec<PathBuf>,
+        /// Print secret values instead of masking them.
+        #[arg(long)]
+        with_secrets: bool,
+        #[arg(long, value_enum, default_value_t = PrintFormat::Yaml)]
+        format: PrintFormat,
+    },
+    /// Load the configuration and check the settings Greenroom reads; exit 1 on errors.
+    Check {
+        /// Config files, in order; later files override earlier ones.
+        #[arg(long = "config", value_name = "FILE")]
+        config: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate::run(&args.paths, args.format == Format::Json),
+        Command::Config { command } => match command {
+            ConfigCommand::Print {
+                config,
+                with_secrets,
+                format,
+            } => config_cmd::print(config, with_secrets, format == PrintFormat::Json),
+            ConfigCommand::Check { config } => config_cmd::check(config),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            output::error_line(&format!("greenroom: {e:#}"));
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,2 +1,158 @@
-//! Greenroom benchmarks.
-fn main() {}
+//! Greenroom benchmarks: measured runs over generated catalogs, reported as medians.
+//!
+//! Each benchmark runs a baseline and the measured work in the same process on the
+//! same data, and reports the medians of several rounds and their ratio, so that a
+//! result can be compared across machines.
+
+use greenroom_bench::generate;
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use greenroom_catalog_model::descriptor::{CheckOptions, check_descriptor};
+use greenroom_catalog_model::location_ref::LocationRef;
+use greenroom_catalog_model::placeholder::{PlaceholderReader, ReadError, ReadTarget, block_on};
+use greenroom_catalog_model::validation::EntityValidator;
+use greenroom_catalog_model::yaml::parse_documents;
+
+#[derive(Debug, Parser)]
+#[command(name = "greenroom-bench", about = "Greenroom benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Throughput of descriptor validation on a generated catalog.
+    Validate {
+        /// Number of entities to generate.
+        #[arg(long, default_value_t = 100_000)]
+        entities: usize,
+        /// Entities per generated file.
+        #[arg(long, default_value_t = 500)]
+        per_file: usize,
+        /// Measured rounds; the median is reported.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+/// The generated catalog has no placeholders, so nothing is ever read.
+#[derive(Debug)]
+struct NoReader;
+
+impl PlaceholderReader for NoReader {
+    fn read(
+        &self,
+        target: &ReadTarget,
+    ) -> impl std::future::Future<Output = Result<String, ReadError>> + Send {
+        std::future::ready(Err(ReadError::NotFound(target.target.clone())))
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn measure(rounds: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
+    let mut samples = Vec::with_capacity(rounds);
+    let mut count = 0;
+    // One warm-up round fills caches and the allocator before anything is timed.
+    f();
+    for _ in 0..rounds.max(1) {
+        let start = Instant::now();
+        count = f();
+        samples.push(start.elapsed());
+    }
+    (median(samples), count)
+}
+
+fn say(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.bench {
+        Bench::Validate {
+            entities,
+            per_file,
+            rounds,
+            seed,
+        } => bench_validate(entities, per_file, rounds, seed),
+    }
+}
+
+fn bench_validate(
+    entities: usize,
+    per_file: usize,
+    rounds: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let docs = generate::generate_documents(entities, seed);
+    let files = generate::into_files(&docs, per_file);
+    let bytes: usize = files.iter().map(String::len).sum();
+    say(&format!(
+        "validate: {} entities in {} files, {:.1} MiB of YAML, {rounds} rounds (median)",
+        docs.len(),
+        files.len(),
+        bytes as f64 / (1024.0 * 1024.0)
+    ));
+
+    let (parse_time, parsed) = measure(rounds, || {
+        files
+            .iter()
+            .map(|f| parse_documents(f).iter().filter(|d| d.is_ok()).count())
+            .sum()
+    });
+
+    let validator = EntityValidator::default();
+    let location = LocationRef {
+        location_type: "file".to_owned(),
+        target: "/bench/catalog-info.yaml".to_owned(),
+    };
+    let options = CheckOptions {
+        location: &location,
+        file_root: None,
+        validator: &validator,
+        unchecked_marker: None,
+    };
+    let mut errors = 0;
+    let (check_time, valid) = measure(rounds, || {
+        let mut valid = 0;
+        errors = 0;
+        for file in &files {
+            let report = block_on(check_descriptor(file, &options, &NoReader));
+            valid += report.entities.len();
+            errors += report.error_count();
+        }
+        valid
+    });
+    anyhow::ensure!(
+        parsed == docs.len() && valid == docs.len() && errors == 0,
+        "generated catalog did not validate cleanly: {parsed} parsed, {valid} valid, {errors} errors"
+    );
+
+    let rate = |d: Duration| docs.len() as f64 / d.as_secs_f64();
+    say(&format!(
+        "  baseline  yaml parse only          median {:>9.1} ms  {:>10.0} entities/s",
+        parse_time.as_secs_f64() * 1e3,
+        rate(parse_time)
+    ));
+    say(&format!(
+        "  measured  full validate pipeline   median {:>9.1} ms  {:>10.0} entities/s",
+        check_time.as_secs_f64() * 1e3,
+        rate(check_time)
+    ));
+    say(&format!(
+        "  ratio     validate / parse-only    {:.2}x",
+        check_time.as_secs_f64() / parse_time.as_secs_f64()
+    ));
+    Ok(())
+}

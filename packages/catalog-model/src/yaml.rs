@@ -271,8 +271,7 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     let mut has_content = false;
     let mut explicit = false;
     let mut offset = 0usize;
-    let mut line_no = 0u64;
-    for line in text.split_inclusive('\n') {
+    for (line_no, line) in (0u64..).zip(text.split_inclusive('\n')) {
         let trimmed = line.trim_end_matches(['\n', '\r']);
         let is_start = is_marker(trimmed, "---");
         let is_end = is_marker(trimmed, "...");
@@ -306,12 +305,13 @@ fn split_documents(text: &str) -> Vec<Chunk<'_>> {
             explicit = false;
         } else {
             let t = trimmed.trim_start();
-            if !t.is_empty() && !t.starts_with('#') && !(t.starts_with('%') && !has_content) {
+            // A `%` line before any content is a directive, not content.
+            let directive = t.starts_with('%') && !has_content;
+            if !t.is_empty() && !t.starts_with('#') && !directive {
                 has_content = true;
             }
         }
         offset += line.len();
-        line_no += 1;
     }
     if start < text.len() && (has_content || explicit) {
         chunks.push(Chunk {
@@ -369,6 +369,11 @@ fn parse_chunk(text: &str) -> Result<Option<Node>, ChunkError> {
 fn plain_message(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message).trim();
     let first = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    // The parser suggests one of its own options; that advice is not for our users.
+    let first = match first.find(", set DuplicateKeyPolicy") {
         Some(i) => &first[..i],
         None => first,
     };

@@ -493,12 +493,13 @@ fn real_files_in_a_temp_dir() {
     );
     assert_eq!(entity["spec"]["schema"], json!({"type": "object"}));
     assert_eq!(entity["spec"]["readme"], "hello\n");
+    // Refresh keys come in document order: entities keep their keys' order.
     assert_eq!(
         keys,
         vec![
             format!("file:{}", root.join("apis/openapi.yaml").display()),
-            format!("file:{}", root.join("readme.txt").display()),
             format!("file:{}", root.join("schema.json").display()),
+            format!("file:{}", root.join("readme.txt").display()),
         ]
     );
 

@@ -1,0 +1,3 @@
+//! Shared pieces of Greenroom's benchmarks: catalog generators that later benchmarks reuse.
+
+pub mod generate;
