@@ -9,4 +9,5 @@ mod ref_cases;
 mod ref_properties;
 mod relation_cases;
 mod rules_cases;
+mod spec_coverage;
 mod validation_cases;
