@@ -13,6 +13,7 @@ pub mod descriptor;
 pub mod entity;
 pub mod entity_ref;
 pub mod kinds;
+pub mod location;
 pub mod location_ref;
 pub mod placeholder;
 pub mod problem;
