@@ -1,0 +1,1 @@
+//! backend-defaults (being written).

@@ -1,0 +1,1 @@
+//! backend-scheduler (being written).
