@@ -3,15 +3,14 @@
 //! Backstage reads descriptors with the JavaScript `yaml` library: YAML 1.2 core
 //! schema (`yes`/`on` stay strings), merge keys off, every document of a stream
 //! handled on its own so that one broken document does not hide its siblings.
-//! This module is the only place that calls the YAML parser, always with the
-//! strict options below, and it returns plain `serde_json::Value`s plus a
-//! [`Positions`] tree that maps any [`FieldPath`] back to a line and column.
+//! This module is the only place that calls the YAML parser: it builds plain
+//! `serde_json::Value`s from the parser's events, resolving scalars by the core
+//! schema itself, plus a [`Positions`] tree that maps any [`FieldPath`] back to a
+//! line and column.
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
-use serde_saphyr::{DuplicateKeyPolicy, MergeKeyPolicy, Options, Spanned};
 
 use crate::problem::{FieldPath, PathSegment};
 
@@ -115,17 +114,6 @@ pub struct YamlError {
     pub index: usize,
     pub pos: Pos,
     pub message: String,
-}
-
-/// The parser options that make serde-saphyr read YAML the way Backstage does.
-fn backstage_options() -> Options {
-    serde_saphyr::options! {
-        strict_booleans: true,
-        underscored_numbers_as_strings: true,
-        merge_keys: MergeKeyPolicy::AsOrdinary,
-        duplicate_keys: DuplicateKeyPolicy::Error,
-        with_snippet: false,
-    }
 }
 
 /// Reads every document of a YAML (or JSON) stream.
@@ -344,44 +332,309 @@ struct ChunkError {
     message: String,
 }
 
+/// The most nodes one document may expand to. Aliases copy their anchor's value,
+/// so a few lines can describe an enormous value (the "billion laughs"); the bound
+/// turns that into an error instead of exhausting memory.
+const MAX_NODES_PER_DOCUMENT: usize = 1_000_000;
+
+/// Builds a [`Node`] tree from the parser's events.
+///
+/// Working on events rather than through serde gives one pass with positions for
+/// free, and the YAML 1.2 core-schema resolution of plain scalars stays in our
+/// hands, where it can match the JavaScript library Backstage uses exactly.
 fn parse_chunk(text: &str) -> Result<Option<Node>, ChunkError> {
-    match serde_saphyr::from_str_with_options::<Option<Spanned<RawNode>>>(text, backstage_options())
-    {
-        Ok(Some(spanned)) => Ok(Some(Node::from_spanned(spanned, None))),
-        Ok(None) => Ok(None),
-        Err(e) => {
-            let pos = e.location().and_then(|l| {
-                (l.line() > 0).then(|| Pos {
-                    line: l.line(),
-                    column: l.column().max(1),
-                })
-            });
-            Err(ChunkError {
+    let mut builder = Builder::default();
+    for event in granit_parser::Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| ChunkError {
+            pos: Some(Pos {
+                line: e.marker().line() as u64,
+                column: e.marker().col() as u64 + 1,
+            }),
+            message: e.info(),
+        })?;
+        let pos = Pos {
+            line: span.start.line() as u64,
+            column: span.start.col() as u64 + 1,
+        };
+        builder.event(event, pos)?;
+        if builder.done {
+            break;
+        }
+    }
+    Ok(builder
+        .root
+        .filter(|node| !matches!(node, Node::Scalar(Value::Null, _))))
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        pos: Pos,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(String, Pos, Node)>,
+        pending_key: Option<(String, Pos)>,
+        pos: Pos,
+        anchor: usize,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    anchors: std::collections::HashMap<usize, Node>,
+    root: Option<Node>,
+    nodes: usize,
+    documents: usize,
+    done: bool,
+}
+
+impl Builder {
+    fn event(&mut self, event: granit_parser::Event<'_>, pos: Pos) -> Result<(), ChunkError> {
+        use granit_parser::Event;
+        match event {
+            Event::StreamStart | Event::DocumentEnd | Event::Anchor(..) => {}
+            Event::StreamEnd => self.done = true,
+            Event::DocumentStart(..) => {
+                self.documents += 1;
+                if self.documents > 1 && self.root.is_some() {
+                    // The caller splits streams into documents; a second one here means
+                    // a marker the splitter could not see, so stop at the first.
+                    self.done = true;
+                }
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let value = resolve_scalar(&value, style, tag.as_deref()).map_err(|message| {
+                    ChunkError {
+                        pos: Some(pos),
+                        message,
+                    }
+                })?;
+                self.push(Node::Scalar(value, pos), anchor, pos)?;
+            }
+            Event::SequenceStart(_, anchor, _) => self.stack.push(Frame::Seq {
+                items: Vec::new(),
                 pos,
-                message: plain_message(&e.to_string()),
-            })
+                anchor,
+            }),
+            Event::MappingStart(_, anchor, _) => self.stack.push(Frame::Map {
+                entries: Vec::new(),
+                pending_key: None,
+                pos,
+                anchor,
+            }),
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (node, anchor, at) = match self.stack.pop() {
+                    Some(Frame::Seq { items, pos, anchor }) => (Node::Seq(items, pos), anchor, pos),
+                    Some(Frame::Map {
+                        entries,
+                        pos,
+                        anchor,
+                        ..
+                    }) => (Node::Map(entries, pos), anchor, pos),
+                    None => {
+                        return Err(ChunkError {
+                            pos: Some(pos),
+                            message: "unbalanced collection end".to_owned(),
+                        });
+                    }
+                };
+                self.push(node, anchor, at)?;
+            }
+            Event::Alias(id) => {
+                let node = self.anchors.get(&id).cloned().ok_or_else(|| ChunkError {
+                    pos: Some(pos),
+                    message: "alias to an unknown anchor".to_owned(),
+                })?;
+                self.nodes += node.count();
+                self.push(node.moved_to(pos), 0, pos)?;
+            }
+            Event::UnresolvedAlias(name) => {
+                return Err(ChunkError {
+                    pos: Some(pos),
+                    message: format!("unknown anchor '{name}'"),
+                });
+            }
+            // Comment events exist only when another crate turns on the parser's
+            // `comments` feature; they carry no data.
+            #[allow(
+                unreachable_patterns,
+                reason = "reachable only with the comments feature"
+            )]
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, node: Node, anchor: usize, pos: Pos) -> Result<(), ChunkError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES_PER_DOCUMENT {
+            return Err(ChunkError {
+                pos: Some(pos),
+                message: format!("document expands to more than {MAX_NODES_PER_DOCUMENT} values"),
+            });
+        }
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
+                None => {
+                    let key = match node {
+                        Node::Scalar(value, key_pos) => (key_string(&value), key_pos),
+                        _ => {
+                            return Err(ChunkError {
+                                pos: Some(pos),
+                                message: "mapping keys must be scalars".to_owned(),
+                            });
+                        }
+                    };
+                    if has_key(entries, &key.0) {
+                        return Err(ChunkError {
+                            pos: Some(key.1),
+                            message: format!("duplicate mapping key: {}", key.0),
+                        });
+                    }
+                    *pending_key = Some(key);
+                }
+                Some((key, key_pos)) => entries.push((key, key_pos, node)),
+            },
+        }
+        Ok(())
+    }
+}
+
+fn has_key(entries: &[(String, Pos, Node)], key: &str) -> bool {
+    entries.iter().any(|(k, _, _)| k == key)
+}
+
+/// A mapping key as JavaScript would print it: `1: a` has the key `"1"`, `~: a` the key `""`.
+fn key_string(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Resolves a scalar by YAML 1.2's core schema, as the `yaml` JavaScript library does.
+fn resolve_scalar(
+    text: &str,
+    style: granit_parser::ScalarStyle,
+    tag: Option<&granit_parser::Tag>,
+) -> Result<Value, String> {
+    if let Some(tag) = tag {
+        if tag.is_yaml_core_schema() {
+            return match tag.suffix() {
+                "str" => Ok(Value::String(text.to_owned())),
+                "null" => Ok(Value::Null),
+                "bool" => resolve_plain(text)
+                    .filter(Value::is_boolean)
+                    .ok_or_else(|| format!("'{text}' is not a boolean")),
+                "int" => resolve_plain(text)
+                    .filter(|v| v.is_i64() || v.is_u64())
+                    .ok_or_else(|| format!("'{text}' is not an integer")),
+                "float" => resolve_plain(text)
+                    .filter(|v| v.is_number() || v.is_null())
+                    .ok_or_else(|| format!("'{text}' is not a number")),
+                // Other core tags (binary, timestamp, ...) keep the text, as the
+                // JavaScript library does under its default schema.
+                _ => Ok(Value::String(text.to_owned())),
+            };
+        }
+        // An application tag such as `!foo` is unknown to Backstage's parser, which
+        // keeps the scalar's text.
+        return Ok(Value::String(text.to_owned()));
+    }
+    if style != granit_parser::ScalarStyle::Plain {
+        return Ok(Value::String(text.to_owned()));
+    }
+    Ok(resolve_plain(text).unwrap_or_else(|| Value::String(text.to_owned())))
+}
+
+/// The core schema's null, boolean, integer and float forms; `None` for a string.
+fn resolve_plain(text: &str) -> Option<Value> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => return Some(Value::Null),
+        _ => {}
+    }
+    let bytes = text.as_bytes();
+    let first = *bytes.first()?;
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return None;
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        return integer_from_radix(hex, 16);
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        return integer_from_radix(oct, 8);
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<i64>() {
+            Ok(n) => Some(Value::Number(n.into())),
+            // Beyond 64 bits JavaScript still has a (rounded) number.
+            Err(_) => text.parse::<f64>().ok().map(number_from_f64),
+        };
+    }
+    if is_core_float(digits) {
+        return text.parse::<f64>().ok().map(number_from_f64);
+    }
+    None
+}
+
+fn integer_from_radix(digits: &str, radix: u32) -> Option<Value> {
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    match u64::from_str_radix(digits, radix) {
+        Ok(n) => Some(Value::Number(n.into())),
+        Err(_) => {
+            // Too large for 64 bits: approximate as JavaScript does.
+            let mut value = 0f64;
+            for c in digits.chars() {
+                value = value * f64::from(radix) + f64::from(c.to_digit(radix)?);
+            }
+            Some(number_from_f64(value))
         }
     }
 }
 
-/// Keeps the first line of the parser's message and drops its own position suffix,
-/// since callers print the position themselves.
-fn plain_message(message: &str) -> String {
-    let first = message.lines().next().unwrap_or(message).trim();
-    let first = match first.rfind(" at line ") {
-        Some(i) => &first[..i],
-        None => first,
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, the core schema's float
+/// form without its sign.
+fn is_core_float(text: &str) -> bool {
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], Some(&text[i + 1..])),
+        None => (text, None),
     };
-    // The parser suggests one of its own options; that advice is not for our users.
-    let first = match first.find(", set DuplicateKeyPolicy") {
-        Some(i) => &first[..i],
-        None => first,
+    let mantissa_ok = match mantissa.split_once('.') {
+        // `1.`, `.5` and `1.5` are floats; a lone `.` is not.
+        Some((int, frac)) => {
+            all_digits(int) && all_digits(frac) && !(int.is_empty() && frac.is_empty())
+        }
+        None => !mantissa.is_empty() && all_digits(mantissa),
     };
-    first.to_owned()
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && all_digits(e)
+    });
+    mantissa_ok && exponent_ok
 }
 
 /// A parsed YAML value with the position of every node.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Node {
     Scalar(Value, Pos),
     Seq(Vec<Node>, Pos),
@@ -389,39 +642,25 @@ enum Node {
 }
 
 impl Node {
-    fn from_spanned(spanned: Spanned<RawNode>, _key: Option<Pos>) -> Self {
-        let pos = Pos {
-            line: spanned.referenced.line(),
-            column: spanned.referenced.column(),
-        };
-        match spanned.value {
-            RawNode::Scalar(v) => Node::Scalar(v, pos),
-            RawNode::Seq(items) => Node::Seq(
-                items
-                    .into_iter()
-                    .map(|i| Node::from_spanned(i, None))
-                    .collect(),
-                pos,
-            ),
-            RawNode::Map(entries) => Node::Map(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let kpos = Pos {
-                            line: k.referenced.line(),
-                            column: k.referenced.column(),
-                        };
-                        (k.value.0, kpos, Node::from_spanned(v, Some(kpos)))
-                    })
-                    .collect(),
-                pos,
-            ),
-        }
-    }
-
     fn pos(&self) -> Pos {
         match self {
             Node::Scalar(_, p) | Node::Seq(_, p) | Node::Map(_, p) => *p,
+        }
+    }
+
+    /// The same value placed at `pos`, as an alias is where it is used.
+    fn moved_to(mut self, pos: Pos) -> Self {
+        match &mut self {
+            Node::Scalar(_, p) | Node::Seq(_, p) | Node::Map(_, p) => *p = pos,
+        }
+        self
+    }
+
+    fn count(&self) -> usize {
+        match self {
+            Node::Scalar(..) => 1,
+            Node::Seq(items, _) => 1 + items.iter().map(Node::count).sum::<usize>(),
+            Node::Map(entries, _) => 1 + entries.iter().map(|(_, _, v)| v.count()).sum::<usize>(),
         }
     }
 
@@ -464,24 +703,9 @@ impl Node {
     }
 }
 
-/// What serde-saphyr hands us for one node, before positions are flattened.
-enum RawNode {
-    Scalar(Value),
-    Seq(Vec<Spanned<RawNode>>),
-    Map(Vec<(Spanned<Key>, Spanned<RawNode>)>),
-}
-
-impl<'de> Deserialize<'de> for RawNode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(RawNodeVisitor)
-    }
-}
-
-struct RawNodeVisitor;
-
-/// Turns a YAML number into a JSON number the way JavaScript would print it:
+/// Turns a number into a JSON number the way JavaScript would print it:
 /// integral floats become integers (`1e3` is `1000`, `1.0` is `1`), and values
-/// JSON cannot hold (`.inf`, `.nan`) become `null`, as `JSON.stringify` does.
+/// JSON cannot hold (infinities, NaN) become `null`, as `JSON.stringify` does.
 fn number_from_f64(f: f64) -> Value {
     if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
         // The guard keeps the value inside the range where f64 holds integers exactly.
@@ -492,155 +716,6 @@ fn number_from_f64(f: f64) -> Value {
         return Value::Number(Number::from(f as i64));
     }
     Number::from_f64(f).map_or(Value::Null, Value::Number)
-}
-
-impl<'de> Visitor<'de> for RawNodeVisitor {
-    type Value = RawNode;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawNode, E> {
-        Ok(RawNode::Scalar(Value::Bool(v)))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawNode, E> {
-        Ok(RawNode::Scalar(Value::Number(v.into())))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawNode, E> {
-        Ok(RawNode::Scalar(Value::Number(v.into())))
-    }
-
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<RawNode, E> {
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "JavaScript numbers are doubles too"
-        )]
-        Ok(RawNode::Scalar(number_from_f64(v as f64)))
-    }
-
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<RawNode, E> {
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "JavaScript numbers are doubles too"
-        )]
-        Ok(RawNode::Scalar(number_from_f64(v as f64)))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawNode, E> {
-        Ok(RawNode::Scalar(number_from_f64(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<RawNode, E> {
-        Ok(RawNode::Scalar(Value::String(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<RawNode, E> {
-        Ok(RawNode::Scalar(Value::String(v)))
-    }
-
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<RawNode, E> {
-        Ok(RawNode::Scalar(Value::String(
-            String::from_utf8_lossy(v).into_owned(),
-        )))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<RawNode, E> {
-        Ok(RawNode::Scalar(Value::Null))
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<RawNode, E> {
-        Ok(RawNode::Scalar(Value::Null))
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<RawNode, D::Error> {
-        RawNode::deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawNode, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(item) = seq.next_element::<Spanned<RawNode>>()? {
-            items.push(item);
-        }
-        Ok(RawNode::Seq(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawNode, A::Error> {
-        let mut entries: Vec<(Spanned<Key>, Spanned<RawNode>)> =
-            Vec::with_capacity(map.size_hint().unwrap_or(0).min(1024));
-        while let Some(key) = map.next_key::<Spanned<Key>>()? {
-            let value = map.next_value::<Spanned<RawNode>>()?;
-            // The parser rejects repeated keys itself; keys that only become equal once
-            // turned into strings (`1` and `"1"`) are caught here.
-            if entries.iter().any(|(k, _)| k.value.0 == key.value.0) {
-                return Err(de::Error::custom(format!(
-                    "duplicate mapping key '{}' at line {}, column {}",
-                    key.value.0,
-                    key.referenced.line(),
-                    key.referenced.column()
-                )));
-            }
-            entries.push((key, value));
-        }
-        Ok(RawNode::Map(entries))
-    }
-}
-
-/// A mapping key. JSON keys are strings, so scalar keys are written as JavaScript
-/// would print them (`1: a` has the key `"1"`); collections as keys are refused.
-struct Key(String);
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a scalar mapping key")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Key, E> {
-        Ok(Key(v.to_string()))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key, E> {
-        Ok(Key(v.to_string()))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
-        Ok(Key(v.to_string()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Key, E> {
-        Ok(Key(match number_from_f64(v) {
-            Value::Number(n) => n.to_string(),
-            _ => "null".to_owned(),
-        }))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-        Ok(Key(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Key, E> {
-        Ok(Key(v))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Key, E> {
-        Ok(Key(String::new()))
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Key, E> {
-        Ok(Key(String::new()))
-    }
 }
 
 #[cfg(test)]
@@ -666,6 +741,84 @@ mod tests {
                 "g": null, "h": true, "i": "2024-01-01", "j": 1.5, "k": "7"
             })
         );
+    }
+
+    #[test]
+    fn plain_scalars_resolve_by_the_core_schema() {
+        let cases: &[(&str, Value)] = &[
+            ("1.5e2", serde_json::json!(150)),
+            (".5", serde_json::json!(0.5)),
+            ("-.5", serde_json::json!(-0.5)),
+            ("+12", serde_json::json!(12)),
+            ("-0", serde_json::json!(0)),
+            ("0o17", serde_json::json!(15)),
+            ("0o19", serde_json::json!("0o19")),
+            ("0xZZ", serde_json::json!("0xZZ")),
+            (".", serde_json::json!(".")),
+            ("1e", serde_json::json!("1e")),
+            ("1.2.3", serde_json::json!("1.2.3")),
+            (
+                "12345678901234567890123",
+                serde_json::json!(1.2345678901234568e22),
+            ),
+            (".inf", Value::Null),
+            ("-.Inf", Value::Null),
+            (".NaN", Value::Null),
+            ("Null", Value::Null),
+            ("TRUE", serde_json::json!(true)),
+            ("tRue", serde_json::json!("tRue")),
+            ("off", serde_json::json!("off")),
+            ("v1.2", serde_json::json!("v1.2")),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(&one(&format!("a: {text}\n"))["a"], expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn quoted_block_and_tagged_scalars() {
+        let v = one(
+            "a: '12'\nb: \"true\"\nc: !!str 7\nd: !!int '8'\ne: !custom 9\nf: |\n  x\n  y\ng: >-\n  p\n  q\n",
+        );
+        assert_eq!(
+            v,
+            serde_json::json!({"a": "12", "b": "true", "c": "7", "d": 8, "e": "9", "f": "x\ny\n", "g": "p q"})
+        );
+        let docs = parse_documents("a: !!int nope\n");
+        assert!(docs[0].is_err(), "{docs:?}");
+    }
+
+    #[test]
+    fn keys_are_printed_like_javascript() {
+        let v = one("1: a\ntrue: b\n~: c\n1.5: d\n");
+        assert_eq!(
+            v,
+            serde_json::json!({"1": "a", "true": "b", "": "c", "1.5": "d"})
+        );
+        // `1` and `1.0` print the same, so they collide as keys.
+        let docs = parse_documents("1: a\n1.0: b\n");
+        assert!(docs[0].is_err(), "{docs:?}");
+        let docs = parse_documents("? [a]\n: b\n");
+        assert!(docs[0].is_err(), "collection keys are refused: {docs:?}");
+    }
+
+    #[test]
+    fn anchors_expand_and_bombs_are_bounded() {
+        let v = one("base: &b {x: 1}\ncopy: *b\nlist: [&n 5, *n]\n");
+        assert_eq!(v["copy"], serde_json::json!({"x": 1}));
+        assert_eq!(v["list"], serde_json::json!([5, 5]));
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h"])
+        {
+            bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let docs = parse_documents(&bomb);
+        let err = docs[0]
+            .as_ref()
+            .expect_err("ten million values is too many");
+        assert!(err.message.contains("more than"), "{err:?}");
     }
 
     #[test]
