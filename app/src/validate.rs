@@ -15,10 +15,17 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use greenroom_catalog_model::descriptor::{CheckOptions, DescriptorReport, check_descriptor};
+use std::collections::HashMap;
+
+use greenroom_catalog_model::descriptor::{
+    CheckOptions, DescriptorReport, Finding, Severity, check_descriptor,
+};
+use greenroom_catalog_model::entity_ref::entity_ref_of;
 use greenroom_catalog_model::location_ref::LocationRef;
 use greenroom_catalog_model::placeholder::{PlaceholderReader, ReadError, ReadTarget, block_on};
 use greenroom_catalog_model::validation::EntityValidator;
+use greenroom_catalog_model::yaml::Pos;
+use greenroom_catalog_model::{FieldPath, Problem, ProblemKind};
 use serde_json::json;
 
 use crate::output;
@@ -94,8 +101,13 @@ pub(crate) fn run(paths: &[PathBuf], json_output: bool) -> anyhow::Result<ExitCo
             found.sort();
             for file in found {
                 let relative = file.strip_prefix(&absolute).unwrap_or(&file);
+                let shown = if path.as_os_str() == "." {
+                    relative.to_path_buf()
+                } else {
+                    path.join(relative)
+                };
                 inputs.push(Input {
-                    display: path.join(relative).display().to_string(),
+                    display: shown.display().to_string(),
                     path: Some(file),
                     root: absolute.clone(),
                 });
@@ -118,7 +130,6 @@ pub(crate) fn run(paths: &[PathBuf], json_output: bool) -> anyhow::Result<ExitCo
 
     let validator = EntityValidator::default();
     let mut results: Vec<(String, DescriptorReport)> = Vec::new();
-    let mut entities = 0usize;
     for input in &inputs {
         let (text, location) = match &input.path {
             None => {
@@ -142,10 +153,11 @@ pub(crate) fn run(paths: &[PathBuf], json_output: bool) -> anyhow::Result<ExitCo
             unchecked_marker: Some(URL_UNCHECKED),
         };
         let report = block_on(check_descriptor(&text, &options, &LocalReader));
-        entities += report.entities.len();
         results.push((input.display.clone(), report));
     }
 
+    report_duplicates(&mut results);
+    let entities: usize = results.iter().map(|(_, r)| r.entities.len()).sum();
     let errors: usize = results.iter().map(|(_, r)| r.error_count()).sum();
     let warnings: usize = results.iter().map(|(_, r)| r.warning_count()).sum();
     if json_output {
@@ -170,6 +182,44 @@ pub(crate) fn run(paths: &[PathBuf], json_output: bool) -> anyhow::Result<ExitCo
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Marks every entity defined a second time (same kind, namespace and name, compared
+/// case-insensitively) as an error: the catalog would keep only one of them and
+/// report the other as a conflict.
+fn report_duplicates(results: &mut [(String, DescriptorReport)]) {
+    let mut first_seen: HashMap<String, (String, Pos)> = HashMap::new();
+    for (display, report) in results.iter_mut() {
+        let mut kept = Vec::with_capacity(report.entities.len());
+        for checked in std::mem::take(&mut report.entities) {
+            let Some(entity_ref) = entity_ref_of(&checked.entity).map(|r| r.to_string()) else {
+                kept.push(checked);
+                continue;
+            };
+            match first_seen.get(&entity_ref) {
+                Some((first_file, first_pos)) => report.findings.push(Finding {
+                    severity: Severity::Error,
+                    pos: checked.pos,
+                    document: checked.document,
+                    entity_ref: Some(entity_ref.clone()),
+                    problem: Problem::new(
+                        ProblemKind::Envelope,
+                        FieldPath::keys(&["metadata", "name"]),
+                        format!(
+                            "Entity {entity_ref} is already defined at {first_file}:{}:{}",
+                            first_pos.line, first_pos.column
+                        ),
+                    ),
+                }),
+                None => {
+                    first_seen.insert(entity_ref, (display.clone(), checked.pos));
+                    kept.push(checked);
+                }
+            }
+        }
+        report.entities = kept;
+        report.findings.sort_by_key(|f| (f.pos, f.document));
+    }
 }
 
 fn file_location(path: &Path) -> LocationRef {

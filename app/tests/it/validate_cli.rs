@@ -184,3 +184,23 @@ fn missing_path_is_a_usage_error() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_entity_defined_twice_is_an_error_pointing_at_both() {
+    let dir = temp_dir("dupes");
+    let component = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: NAME\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n";
+    std::fs::write(dir.join("a.yaml"), component.replace("NAME", "billing")).expect("write");
+    // Refs compare case-insensitively, so `Billing` is the same entity.
+    std::fs::write(dir.join("b.yaml"), component.replace("NAME", "Billing")).expect("write");
+    let out = greenroom(&dir, &["validate", "."], None);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "b.yaml:4:3: error: Entity component:default/billing is already defined at a.yaml:4:3"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("1 valid entity"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -50,6 +50,8 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckedEntity {
     pub document: usize,
+    /// Where the entity's `metadata.name` stands, to point at the entity as a whole.
+    pub pos: Pos,
     /// The entity after placeholder substitution and namespace defaulting.
     pub entity: Value,
     pub relations: Vec<Relation>,
@@ -199,6 +201,9 @@ pub async fn check_descriptor<R: PlaceholderReader>(
             crate::entity::apply_default_namespace(&mut entity);
             report.entities.push(CheckedEntity {
                 document: doc.index,
+                pos: doc
+                    .positions
+                    .lookup(&FieldPath::keys(&["metadata", "name"])),
                 entity,
                 relations,
                 refresh_keys,
