@@ -1,1 +1,4 @@
-//! Test helpers for Greenroom backends (being written).
+//! Test helpers for Greenroom backends: fresh SQLite and PostgreSQL databases
+//! per test, test caches and test backends.
+
+pub mod database;
