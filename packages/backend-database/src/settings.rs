@@ -49,7 +49,7 @@ pub enum DatabaseTarget {
     /// A SQLite file (its directory is created when missing).
     SqliteFile(PathBuf),
     /// A PostgreSQL database, and a schema in schema mode.
-    Postgres(PgTarget),
+    Postgres(Box<PgTarget>),
 }
 
 /// TLS settings for PostgreSQL, after `ssl` / `sslmode` were read.
@@ -143,7 +143,11 @@ impl PluginDatabaseSettings {
             skip_migrations: false,
             role: None,
             knex_config: Value::Object(Map::new()),
-            pool: PoolSettings::default(),
+            pool: PoolSettings {
+                min: Some(1),
+                max: Some(1),
+                ..PoolSettings::default()
+            },
             keepalive: false,
         }
     }
@@ -330,7 +334,12 @@ pub(crate) fn resolve_with_base(
                 PgFields::default()
             };
             merged.overlay(own);
-            DatabaseTarget::Postgres(pg_target(base, merged, explicit_database, plugin_id)?)
+            DatabaseTarget::Postgres(Box::new(pg_target(
+                base,
+                merged,
+                explicit_database,
+                plugin_id,
+            )?))
         }
     };
 

@@ -3,7 +3,7 @@
 //!
 //! Every storage test runs against both dialects; the usual shape is
 //!
-//! ```ignore
+//! ```text
 //! for kind in TestDatabases::all() {
 //!     let test_db = TestDatabases::init(kind).await;
 //!     exercise(test_db.database()).await;

@@ -1,0 +1,3 @@
+//! Integration tests for greenroom-backend-test-utils.
+
+mod database;
