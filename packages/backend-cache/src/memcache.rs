@@ -121,17 +121,14 @@ struct Server {
 }
 
 impl Server {
-    async fn connection(&self, timeout: Duration) -> Result<BufReader<TcpStream>, McError> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        if let Some(conn) = pooled {
-            return Ok(conn);
-        }
-        let connect = TcpStream::connect((self.addr.host.as_str(), self.addr.port));
-        let stream = tokio::time::timeout(timeout, connect)
-            .await
-            .map_err(|_| McError::Timeout(timeout))??;
+    async fn connect(&self) -> Result<BufReader<TcpStream>, McError> {
+        let stream = TcpStream::connect((self.addr.host.as_str(), self.addr.port)).await?;
         stream.set_nodelay(true)?;
         Ok(BufReader::new(stream))
+    }
+
+    fn take_idle(&self) -> Option<BufReader<TcpStream>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 
     fn give_back(&self, conn: BufReader<TcpStream>) {
@@ -142,25 +139,53 @@ impl Server {
     }
 
     /// Sends one request and reads its reply, within `timeout` overall.
+    ///
+    /// An idle connection may have been closed by a server restart since it was
+    /// pooled; when it fails with an I/O error the pool is emptied and the
+    /// request is sent once more on a fresh connection. All three commands are
+    /// idempotent, so the retry is safe.
     async fn exec(
         &self,
         request: &[u8],
         expect: Expect,
         timeout: Duration,
     ) -> Result<Option<Vec<u8>>, McError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = || McError::Timeout(timeout);
+        if let Some(conn) = self.take_idle() {
+            match tokio::time::timeout_at(deadline, round_trip(conn, request, expect)).await {
+                Ok(Ok((conn, reply))) => {
+                    self.give_back(conn);
+                    return Ok(reply);
+                }
+                Ok(Err(McError::Io(_))) => {
+                    self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(timed_out()),
+            }
+        }
         let work = async {
-            let mut conn = self.connection(timeout).await?;
-            conn.get_mut().write_all(request).await?;
-            let reply = read_reply(&mut conn, expect).await?;
-            Ok::<_, McError>((conn, reply))
+            let conn = self.connect().await?;
+            round_trip(conn, request, expect).await
         };
-        let (conn, reply) = tokio::time::timeout(timeout, work)
+        let (conn, reply) = tokio::time::timeout_at(deadline, work)
             .await
-            .map_err(|_| McError::Timeout(timeout))??;
+            .map_err(|_| timed_out())??;
         // Only a connection whose reply was read completely is reused.
         self.give_back(conn);
         Ok(reply)
     }
+}
+
+async fn round_trip(
+    mut conn: BufReader<TcpStream>,
+    request: &[u8],
+    expect: Expect,
+) -> Result<(BufReader<TcpStream>, Option<Vec<u8>>), McError> {
+    conn.get_mut().write_all(request).await?;
+    let reply = read_reply(&mut conn, expect).await?;
+    Ok((conn, reply))
 }
 
 async fn read_line(conn: &mut BufReader<TcpStream>) -> Result<String, McError> {

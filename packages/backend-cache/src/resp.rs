@@ -78,10 +78,12 @@ impl RespStore {
         }
     }
 
-    fn manager(&self) -> Result<ConnectionManager, redis::RedisError> {
+    /// The current manager, and whether it was already there (and so may hold a
+    /// connection that died since its last use).
+    fn manager(&self) -> Result<(ConnectionManager, bool), redis::RedisError> {
         let mut slot = self.manager.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(manager) = slot.as_ref() {
-            return Ok(manager.clone());
+            return Ok((manager.clone(), true));
         }
         // One attempt per connection: retries belong to the next call, which
         // keeps every call within its time budget.
@@ -91,7 +93,7 @@ impl RespStore {
             .set_response_timeout(Some(self.timeout));
         let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
         *slot = Some(manager.clone());
-        Ok(manager)
+        Ok((manager, false))
     }
 
     fn forget_manager(&self) {
@@ -99,31 +101,47 @@ impl RespStore {
         *slot = None;
     }
 
+    /// Runs `cmd` within the time budget. A connection that turns out to have
+    /// been dropped (a server restart, an idle timeout) is replaced and the
+    /// command sent once more; GET, SET and DEL are idempotent.
     async fn run<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
-        let mut manager = match self.manager() {
-            Ok(manager) => manager,
-            Err(e) => {
-                self.outage.failed(&e);
-                return None;
-            }
-        };
-        match tokio::time::timeout(self.timeout, cmd.query_async::<T>(&mut manager)).await {
-            Ok(Ok(value)) => {
-                self.outage.succeeded();
-                Some(value)
-            }
-            Ok(Err(e)) => {
-                if !matches!(e.kind(), redis::ErrorKind::Server(_)) {
-                    self.forget_manager();
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut retried = false;
+        loop {
+            let (mut manager, existing) = match self.manager() {
+                Ok(found) => found,
+                Err(e) => {
+                    self.outage.failed(&e);
+                    return None;
                 }
-                self.outage.failed(&e);
-                None
-            }
-            Err(_) => {
-                self.forget_manager();
-                self.outage
-                    .failed(&format_args!("no answer within {:?}", self.timeout));
-                None
+            };
+            let result =
+                tokio::time::timeout_at(deadline, cmd.query_async::<T>(&mut manager)).await;
+            match result {
+                Ok(Ok(value)) => {
+                    self.outage.succeeded();
+                    return Some(value);
+                }
+                Ok(Err(e)) if matches!(e.kind(), redis::ErrorKind::Server(_)) => {
+                    self.outage.failed(&e);
+                    return None;
+                }
+                Ok(Err(e)) => {
+                    self.forget_manager();
+                    let stale = e.is_connection_dropped() || e.is_io_error();
+                    if existing && stale && !retried {
+                        retried = true;
+                        continue;
+                    }
+                    self.outage.failed(&e);
+                    return None;
+                }
+                Err(_) => {
+                    self.forget_manager();
+                    self.outage
+                        .failed(&format_args!("no answer within {:?}", self.timeout));
+                    return None;
+                }
             }
         }
     }
