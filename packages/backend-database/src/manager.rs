@@ -38,10 +38,22 @@ const ADMIN_DATABASE: &str = "postgres";
 const ALREADY_EXISTS_CODES: [&str; 3] = ["42P04", "42P06", "23505"];
 
 /// Hands each plugin its own database.
-#[derive(Debug)]
 pub struct DatabaseManager {
     base: Option<BaseSettings>,
     plugins: Mutex<HashMap<String, Arc<PluginDatabase>>>,
+}
+
+impl std::fmt::Debug for DatabaseManager {
+    // The base settings hold the raw configuration, passwords included, so
+    // only the plugins' (masked) settings are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = f.debug_struct("DatabaseManager");
+        out.field("configured", &self.base.is_some());
+        if let Ok(plugins) = self.plugins.lock() {
+            out.field("plugins", &*plugins);
+        }
+        out.finish()
+    }
 }
 
 impl DatabaseManager {

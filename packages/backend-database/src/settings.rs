@@ -67,12 +67,24 @@ pub enum PgSslMode {
 }
 
 /// PostgreSQL TLS: a mode plus optional PEM material.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct PgSsl {
     pub mode: PgSslMode,
     pub ca: Option<String>,
     pub cert: Option<String>,
     pub key: Option<String>,
+}
+
+impl fmt::Debug for PgSsl {
+    // The client key is a secret; only whether one is set is shown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgSsl")
+            .field("mode", &self.mode)
+            .field("ca", &self.ca.is_some())
+            .field("cert", &self.cert.is_some())
+            .field("key", &self.key.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 /// A resolved PostgreSQL connection for one plugin.

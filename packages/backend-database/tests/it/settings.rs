@@ -360,6 +360,11 @@ fn passwords_are_masked_in_debug_output() {
     let printed = format!("{settings:?}");
     assert!(!printed.contains("secret"), "{printed}");
     assert!(printed.contains("***"), "{printed}");
+    let manager = greenroom_backend_database::DatabaseManager::from_config(&config).unwrap();
+    manager.plugin_database("catalog");
+    let printed = format!("{manager:?}");
+    assert!(!printed.contains("secret"), "{printed}");
+    assert!(printed.contains("catalog"), "{printed}");
 }
 
 #[test]
