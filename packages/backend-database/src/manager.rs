@@ -33,6 +33,8 @@ const SQLITE_FILE_DEFAULT_MAX: u32 = 4;
 const ENSURE_ATTEMPTS: u32 = 3;
 /// The maintenance database used to create plugin databases.
 const ADMIN_DATABASE: &str = "postgres";
+/// How often a `keepalive: true` pool pings its server.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(60);
 /// PostgreSQL's `duplicate_database`, `duplicate_schema` and `unique_violation`
 /// codes: the forms the "someone else created it first" race takes.
 const ALREADY_EXISTS_CODES: [&str; 3] = ["42P04", "42P06", "23505"];
@@ -375,5 +377,34 @@ async fn open_postgres(
             target.database
         ))
     })?;
+    if settings.keepalive {
+        spawn_keepalive(pool.clone(), plugin.clone());
+    }
     Ok(Database::Postgres(pool))
+}
+
+/// Pings the pool every [`KEEPALIVE_INTERVAL`] until it is closed, warning
+/// once when the server stops answering and once more when it is back.
+fn spawn_keepalive(pool: sqlx::PgPool, plugin: String) {
+    tokio::spawn(async move {
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                () = pool.close_event() => return,
+                () = tokio::time::sleep(KEEPALIVE_INTERVAL) => {}
+            }
+            match sqlx::query("SELECT 1").execute(&pool).await {
+                Ok(_) if failing => {
+                    failing = false;
+                    tracing::info!(plugin.id = %plugin, "database keep-alive succeeded again");
+                }
+                Ok(_) => {}
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(plugin.id = %plugin, "database keep-alive failed: {e}");
+                }
+                Err(_) => {}
+            }
+        }
+    });
 }

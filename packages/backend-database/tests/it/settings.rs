@@ -24,6 +24,7 @@ fn summary(s: &PluginDatabaseSettings) -> Value {
         "role": s.role,
         "knexConfig": s.knex_config,
         "pool": [s.pool.min, s.pool.max],
+        "keepalive": s.keepalive,
     })
 }
 
@@ -276,6 +277,18 @@ fn per_plugin_resolution() {
             database: with(pg_base(), json!({ "ensureExists": false })),
             plugin: "catalog",
             expected: json!({ "ensureExists": false }),
+        },
+        Row {
+            id: "keepalive-default-off",
+            database: Some(pg_base()),
+            plugin: "catalog",
+            expected: json!({ "keepalive": false }),
+        },
+        Row {
+            id: "keepalive-on",
+            database: with(pg_base(), json!({ "keepalive": true })),
+            plugin: "catalog",
+            expected: json!({ "keepalive": true }),
         },
         Row {
             id: "role-base",

@@ -437,3 +437,17 @@ async fn plugin_sqlite_file_override_on_a_postgres_base() {
     manager.close_all().await;
     pg.cleanup().await;
 }
+
+#[tokio::test]
+async fn keepalive_pools_work_and_close_promptly() {
+    let pg = TestPostgres::new();
+    let manager = manager(&pg.config(json!({ "keepalive": true })));
+    let catalog = manager.for_plugin("catalog").client().await.unwrap();
+    assert_eq!(strings(&catalog, "SELECT 'up'").await, ["up"]);
+    // The keep-alive task must not hold the pool open on shutdown.
+    tokio::time::timeout(std::time::Duration::from_secs(5), manager.close_all())
+        .await
+        .unwrap();
+    assert!(matches!(&catalog, Database::Postgres(p) if p.is_closed()));
+    pg.cleanup().await;
+}
