@@ -33,8 +33,8 @@ pub struct SchedulerOptions {
     /// How often a global task's worker looks at its lease row (jittered by up
     /// to a tenth either way). A worker also wakes exactly when the row says the
     /// next run is due, so this mostly bounds how quickly an expired lease or a
-    /// trigger from another instance is noticed. It is also how often a running
-    /// global task checks that it still holds its lease.
+    /// trigger from another instance is noticed. A running global task checks
+    /// that it still holds its lease every five poll intervals.
     pub poll_interval: Duration,
     /// How long a run may keep going after shutdown cancelled its token before
     /// it is dropped (never beyond its timeout).
@@ -619,7 +619,7 @@ async fn execute(
     let mut run = (entry.def.run)(token.clone());
     let started = Instant::now();
     let deadline = started + timeout;
-    let check_every = inner.options.poll_interval.max(Duration::from_millis(10));
+    let check_every = (inner.options.poll_interval * 5).max(Duration::from_millis(10));
     let mut next_check = started + check_every;
     let mut grace_until: Option<Instant> = None;
     loop {
