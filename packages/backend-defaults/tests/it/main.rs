@@ -1,1 +1,8 @@
-//! Integration tests for backend-defaults.
+//! Integration tests for backend-defaults: real backends on loopback ports,
+//! called over HTTP with reqwest.
+
+mod discovery;
+mod http;
+mod listen;
+mod startup;
+mod support;
