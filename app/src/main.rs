@@ -2,6 +2,7 @@
 
 mod config_cmd;
 mod output;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -25,6 +26,15 @@ enum Command {
     /// hold descriptors) or `-` for standard input. Prints one line per problem as
     /// `path:line:col: error: message`, then a summary; exits 1 if any error was found.
     Validate(ValidateArgs),
+    /// Start the backend: every plugin under /api/<pluginId>, health under /.backstage/health/v1.
+    ///
+    /// Listens on `backend.listen` (default port 7007) until SIGTERM or SIGINT, then
+    /// finishes in-flight requests and exits 0. Exits 1 if start-up fails.
+    Serve {
+        /// Config files, in order; later files override earlier ones.
+        #[arg(long = "config", value_name = "FILE")]
+        config: Vec<PathBuf>,
+    },
     /// Inspect the app configuration (app-config.yaml and friends).
     Config {
         #[command(subcommand)]
@@ -79,6 +89,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate::run(&args.paths, args.format == Format::Json),
+        Command::Serve { config } => serve::run(config),
         Command::Config { command } => match command {
             ConfigCommand::Print {
                 config,

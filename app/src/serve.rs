@@ -1,0 +1,98 @@
+//! `greenroom serve`: loads the configuration, starts the backend with the
+//! app's plugins, and shuts it down gracefully on SIGTERM or SIGINT.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use greenroom_backend_defaults::{Backend, init_logging};
+use greenroom_backend_plugin_api::BackendFeature;
+use greenroom_config::{LoadOptions, load};
+
+use crate::output;
+
+/// The features the app installs. Plugins are added here as they arrive.
+fn app_features() -> Vec<BackendFeature> {
+    Vec::new()
+}
+
+/// Runs the server until a termination signal; exit code 1 on start-up errors.
+pub(crate) fn run(config_paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+    let config = match load(&LoadOptions::from_process(config_paths)) {
+        Ok(config) => config,
+        Err(e) => return Ok(fail(&e.to_string())),
+    };
+    if let Err(e) = init_logging(&config) {
+        return Ok(fail(&e.message));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(Arc::new(config)))
+}
+
+async fn serve(config: Arc<greenroom_config::Config>) -> anyhow::Result<ExitCode> {
+    // Signal handlers are installed before start-up so that a signal arriving
+    // at any point from here on leads to a graceful shutdown rather than the
+    // default action of killing the process.
+    let mut signals = Signals::install()?;
+    let mut backend = Backend::new(config);
+    for feature in app_features() {
+        backend.add(feature);
+    }
+    let running = match backend.start().await {
+        Ok(running) => running,
+        Err(e) => return Ok(fail(&format!("start-up failed: {}", e.message))),
+    };
+    match running.local_addr() {
+        Some(addr) => tracing::info!(%addr, "listening on {addr}"),
+        None => tracing::info!("backend started"),
+    }
+    signals.wait().await;
+    running.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn fail(message: &str) -> ExitCode {
+    output::error_line(&format!("greenroom serve: {message}"));
+    ExitCode::from(1)
+}
+
+/// SIGTERM and SIGINT, caught from installation on.
+#[cfg(unix)]
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => tracing::info!("received SIGTERM"),
+            _ = self.interrupt.recv() => tracing::info!("received SIGINT"),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        Ok(Self)
+    }
+
+    async fn wait(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
