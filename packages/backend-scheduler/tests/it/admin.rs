@@ -91,7 +91,7 @@ async fn admin_routes_list_trigger_and_cancel() {
         );
 
         let (status, body) = call(&router, "POST", &format!("{TASKS}/sync/trigger")).await;
-        assert_eq!((status, body), (StatusCode::OK, Value::Null), "{kind:?}");
+        assert_eq!((status, body), (StatusCode::OK, Value::Null), "43 {kind:?}");
         assert!(
             eventually(Duration::from_secs(2), || recorder.count() == 1).await,
             "{kind:?}"
@@ -114,7 +114,7 @@ async fn admin_routes_list_trigger_and_cancel() {
         );
 
         let (status, body) = call(&router, "POST", &format!("{TASKS}/sync/trigger")).await;
-        assert_eq!(status, StatusCode::CONFLICT, "{kind:?}");
+        assert_eq!(status, StatusCode::CONFLICT, "43 {kind:?}");
         assert_eq!(
             body,
             json!({

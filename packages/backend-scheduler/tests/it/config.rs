@@ -76,6 +76,24 @@ fn schedules_from_config() {
             ))),
         ),
         (
+            "41 PT10M",
+            json!({ "frequency": "PT10M", "timeout": "PT1M" }),
+            Ok(Some((
+                Frequency::Every(10 * MIN),
+                MIN,
+                None,
+                TaskScope::Global,
+            ))),
+        ),
+        (
+            "41 10 minutes",
+            json!({ "frequency": "10 minutes", "timeout": "PT1M" }),
+            Err(&[
+                "Invalid duration: 10 minutes",
+                "provider.schedule.frequency",
+            ]),
+        ),
+        (
             "bad ISO frequency",
             json!({ "frequency": "30 minutes", "timeout": "PT1M" }),
             Err(&[

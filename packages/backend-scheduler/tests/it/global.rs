@@ -17,17 +17,20 @@ use crate::support::{
 const EVERY_SECOND: Duration = Duration::from_secs(1);
 const LEASE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Two instances share one global task that runs every second for `seconds`:
-/// runs never overlap and each period runs once. Then the instance running the
-/// task crashes mid-run, and the other takes over once the lease times out.
-async fn two_instances_share_one_task(kind: Kind, seconds: u64) {
+/// `count` instances share one global task that runs every second for
+/// `seconds`: runs never overlap and each period runs once (checklist 39). Then
+/// the instance running the task crashes mid-run, and another takes over once
+/// the lease times out (checklist 40).
+async fn instances_share_one_task(kind: Kind, count: usize, seconds: u64) {
     let db = TestDb::new(kind).await;
-    let a = instance(&db, "demo").await;
-    let b = instance(&db, "demo").await;
+    let mut instances = Vec::new();
+    for _ in 0..count {
+        instances.push(instance(&db, "demo").await);
+    }
     let recorder = Arc::new(Recorder::default());
     let work = Behaviour::Work(Duration::from_millis(200));
     let started = Instant::now();
-    for (n, inst) in [&a, &b].into_iter().enumerate() {
+    for (n, inst) in instances.iter().enumerate() {
         inst.scheduler
             .schedule_task(task(
                 "tick",
@@ -76,7 +79,7 @@ async fn two_instances_share_one_task(kind: Kind, seconds: u64) {
         "{kind:?}: no run after hang_next"
     );
     let hung = recorder.runs()[before].clone();
-    let (crashed, survivor) = if hung.instance == 0 { (&a, 1) } else { (&b, 0) };
+    let crashed = &instances[hung.instance];
     crashed.scheduler.crash_for_test();
     crashed.shutdown.cancel();
     assert!(
@@ -86,8 +89,8 @@ async fn two_instances_share_one_task(kind: Kind, seconds: u64) {
         "{kind:?}: the surviving instance never took over"
     );
     let takeover = recorder.runs()[before + 1].clone();
-    assert_eq!(
-        takeover.instance, survivor,
+    assert_ne!(
+        takeover.instance, hung.instance,
         "{kind:?}: crashed instance ran again"
     );
     let waited = takeover.start.duration_since(hung.start);
@@ -105,20 +108,20 @@ async fn two_instances_share_one_task(kind: Kind, seconds: u64) {
         "{kind:?}: overlap"
     );
 
-    a.shutdown.cancel();
-    b.shutdown.cancel();
-    a.scheduler.stopped().await;
-    b.scheduler.stopped().await;
+    for inst in &instances {
+        inst.shutdown.cancel();
+        inst.scheduler.stopped().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acceptance_two_instances_on_postgres() {
-    two_instances_share_one_task(Kind::Postgres, 10).await;
+    instances_share_one_task(Kind::Postgres, 2, 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn acceptance_two_instances_on_sqlite() {
-    two_instances_share_one_task(Kind::Sqlite, 5).await;
+async fn acceptance_three_instances_on_sqlite() {
+    instances_share_one_task(Kind::Sqlite, 3, 5).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -510,4 +513,107 @@ async fn bad_definitions_are_refused() {
     assert_eq!(listed[0].frequency, Frequency::Every(minute));
     a.shutdown.cancel();
     a.scheduler.stopped().await;
+}
+
+/// Checklist 42: a cron frequency sets `next_run_start_at` to the pattern's
+/// next occurrence (UTC). Checklist 44: after a run, an interval task's next
+/// start is the previous start plus the cadence.
+#[tokio::test(flavor = "multi_thread")]
+async fn next_run_start_at_follows_the_cadence() {
+    const TWO_HOURS_MS: i64 = 7_200_000;
+    for kind in KINDS {
+        let db = TestDb::new(kind).await;
+        let pool = db.pool().await;
+        let a = instance(&db, "demo").await;
+        let recorder = Arc::new(Recorder::default());
+        let cron = task(
+            "cron",
+            Frequency::Cron("0 */2 * * *".to_owned()),
+            Duration::from_secs(60),
+            TaskScope::Global,
+            recorder.body(0, Behaviour::Work(Duration::ZERO)),
+        );
+        let before = now_ms();
+        a.scheduler.schedule_task(cron).await.expect("schedule");
+        let next = lease_row(&pool, "cron")
+            .await
+            .expect("row")
+            .next_run_start_at;
+        let want = (before.div_euclid(TWO_HOURS_MS) + 1) * TWO_HOURS_MS;
+        assert_eq!(next, Some(want), "42 {kind:?}");
+
+        let hourly = task(
+            "hourly",
+            Frequency::Every(Duration::from_secs(3600)),
+            Duration::from_secs(60),
+            TaskScope::Global,
+            recorder.body(0, Behaviour::Work(Duration::ZERO)),
+        );
+        a.scheduler.schedule_task(hourly).await.expect("schedule");
+        let first = lease_row(&pool, "hourly")
+            .await
+            .expect("row")
+            .next_run_start_at;
+        let first = first.expect("first start");
+        assert!(
+            eventually(Duration::from_secs(2), || recorder.count() == 1).await,
+            "44 {kind:?}"
+        );
+        let mut released = None;
+        for _ in 0..100 {
+            let row = lease_row(&pool, "hourly").await.expect("row");
+            if row.current_run_ticket.is_none() && row.next_run_start_at != Some(first) {
+                released = row.next_run_start_at;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(released, Some(first + 3_600_000), "44 {kind:?}");
+        a.shutdown.cancel();
+        a.scheduler.stopped().await;
+    }
+}
+
+/// Checklist 45: a cancel from another instance clears the ticket; the
+/// running instance notices, cancels the run's token and stops the run.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_from_another_instance_stops_the_run() {
+    for kind in KINDS {
+        let db = TestDb::new(kind).await;
+        let a = instance(&db, "demo").await;
+        let b = instance(&db, "demo").await;
+        let recorder = Arc::new(Recorder::default());
+        let def = task(
+            "long",
+            Frequency::Every(Duration::from_secs(3600)),
+            Duration::from_secs(30),
+            TaskScope::Global,
+            recorder.body(0, Behaviour::Hang),
+        );
+        a.scheduler.schedule_task(def).await.expect("schedule");
+        assert!(
+            eventually(Duration::from_secs(2), || recorder.count() == 1).await,
+            "{kind:?}"
+        );
+        b.scheduler.cancel_task("long").await.expect("cancel");
+        assert!(
+            eventually(Duration::from_secs(2), || recorder.runs()[0].end.is_some()).await,
+            "45 {kind:?}: the run kept going after its ticket was cleared"
+        );
+        assert!(recorder.runs()[0].token.is_cancelled(), "45 {kind:?}");
+        let row = lease_row(&db.pool().await, "long").await.expect("row");
+        assert_eq!(row.current_run_ticket, None, "{kind:?}");
+        let error = row.last_run_error_json.expect("error");
+        assert!(error.contains("Task was cancelled"), "{kind:?}: {error}");
+        let err = b
+            .scheduler
+            .cancel_task("long")
+            .await
+            .expect_err("not running");
+        assert_eq!(err.name, ErrorName::ConflictError, "{kind:?}");
+        for inst in [a, b] {
+            inst.shutdown.cancel();
+            inst.scheduler.stopped().await;
+        }
+    }
 }

@@ -170,6 +170,8 @@ pub(crate) struct Run {
     pub(crate) start: Instant,
     pub(crate) end: Option<Instant>,
     pub(crate) cancelled: bool,
+    /// The token the run was given.
+    pub(crate) token: CancellationToken,
 }
 
 /// What a task body should do.
@@ -234,6 +236,7 @@ impl Recorder {
                         start: Instant::now(),
                         end: None,
                         cancelled: false,
+                        token: token.clone(),
                     });
                     runs.len() - 1
                 };
