@@ -461,6 +461,14 @@ impl RunningBackend {
     }
 }
 
+impl Drop for RunningBackend {
+    /// A backend dropped without [`RunningBackend::stop`] at least stops
+    /// listening, so that it does not outlive its owner (e.g. a failed test).
+    fn drop(&mut self) {
+        self.state.cancel_server();
+    }
+}
+
 #[cfg(unix)]
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};

@@ -14,9 +14,11 @@ use greenroom_backend_plugin_api::{BackendError, ServiceContext, ServiceFactory}
 use crate::discovery::HostDiscovery;
 use crate::health::DefaultRootHealth;
 use crate::http::router::{DefaultRootHttpRouter, PluginHttpRouter};
-use crate::http::server::{ServerOptions, bind, build_app, spawn_server, startup_request_pause};
+use crate::http::server::{
+    ServerOptions, bind, build_app, server_shutdown_delay, spawn_server, startup_request_pause,
+};
 use crate::lifecycle::{DefaultPluginLifecycle, DefaultRootLifecycle};
-use crate::state::BACKEND_STATE;
+use crate::state::{BACKEND_STATE, HookKind};
 
 /// The built-in factories; an app's own factory for the same service replaces one.
 pub fn default_service_factories() -> Vec<ServiceFactory> {
@@ -49,10 +51,21 @@ pub fn default_service_factories() -> Vec<ServiceFactory> {
             let config = ctx.get(&ROOT_CONFIG).await?;
             let health = ctx.get(&ROOT_HEALTH).await?;
             let options = ServerOptions::from_config(&config)?;
+            // Read now so that a bad value fails start-up even without plugins.
+            startup_request_pause(&config)?;
             let router = Arc::new(DefaultRootHttpRouter::default());
             let app = build_app(Arc::clone(&router), health, &options);
             let listener = bind(&options.listen).await?;
             let addr = spawn_server(listener, app, &state)?;
+            if let Some(delay) = server_shutdown_delay(&config)? {
+                // Lets load balancers notice the 503 readiness before the
+                // server stops accepting connections.
+                state.add_hook(
+                    None,
+                    HookKind::BeforeShutdown,
+                    Box::new(move || Box::pin(tokio::time::sleep(delay))),
+                );
+            }
             tracing::debug!(%addr, "HTTP server listening");
             Ok(router as Arc<dyn RootHttpRouterService>)
         }),

@@ -139,6 +139,14 @@ impl BackendState {
         }
     }
 
+    /// Tells the server to stop accepting connections without waiting for it,
+    /// for use where no async context is available (such as `Drop`).
+    pub fn cancel_server(&self) {
+        if let Some(handle) = relock(self.server.lock()).as_ref() {
+            handle.stop.cancel();
+        }
+    }
+
     /// Leaves `plugin_id` out of the running backend: its routes answer 404.
     pub fn disable_plugin(&self, plugin_id: &str) {
         relock(self.disabled_plugins.write()).insert(plugin_id.to_owned());

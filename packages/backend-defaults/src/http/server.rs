@@ -70,6 +70,18 @@ pub fn startup_request_pause(config: &Config) -> Result<Duration, BackendError> 
     }
 }
 
+/// `backend.lifecycle.serverShutdownDelay`: how long to keep serving after a
+/// termination signal before closing the listener; none by default.
+pub fn server_shutdown_delay(config: &Config) -> Result<Option<Duration>, BackendError> {
+    let key = "backend.lifecycle.serverShutdownDelay";
+    match config.get_optional_value(key)? {
+        None => Ok(None),
+        Some(value) => parse_duration(value).map(Some).map_err(|e| {
+            BackendError::config(format!("Invalid duration in config for key '{key}': {e}"))
+        }),
+    }
+}
+
 /// `backend.server.bodyLimit` (a Greenroom addition): the largest request body
 /// in bytes, default 10 MiB.
 fn body_limit(config: &Config) -> Result<usize, BackendError> {

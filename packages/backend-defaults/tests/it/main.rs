@@ -4,5 +4,6 @@
 mod discovery;
 mod http;
 mod listen;
+mod logging;
 mod startup;
 mod support;

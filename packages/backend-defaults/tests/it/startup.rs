@@ -622,3 +622,44 @@ async fn requests_during_shutdown_get_503() {
         .expect("stop returns")
         .expect("stop task");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_shutdown_delay_keeps_serving_503_readiness() {
+    let running = Arc::new(
+        start(
+            config(json!({ "backend": { "lifecycle": { "serverShutdownDelay": 400 } } })),
+            vec![],
+        )
+        .await,
+    );
+    let stopper = Arc::clone(&running);
+    let stop = tokio::spawn(async move { stopper.stop().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _) = get_json(&url(&running, "/.backstage/health/v1/readiness")).await;
+    assert_eq!(status, 503, "still serving, but not ready");
+    assert!(!stop.is_finished(), "stop waits for the delay");
+    tokio::time::timeout(Duration::from_secs(5), stop)
+        .await
+        .expect("stop returns")
+        .expect("stop task");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_lifecycle_durations_name_the_key() {
+    let rows = [
+        (
+            "T01",
+            json!({ "backend": { "lifecycle": { "serverShutdownDelay": "soon" } } }),
+            "backend.lifecycle.serverShutdownDelay",
+        ),
+        (
+            "T02",
+            json!({ "backend": { "lifecycle": { "startupRequestPauseTimeout": "soon" } } }),
+            "backend.lifecycle.startupRequestPauseTimeout",
+        ),
+    ];
+    for (case, extra, key) in rows {
+        let message = start_error(config(extra), vec![]).await;
+        assert!(message.contains(key), "case {case}: {message}");
+    }
+}
