@@ -4,9 +4,9 @@
 //! `greenroom-backend-plugin-api`), resolves services through a dependency
 //! injection container, serves HTTP on `backend.listen`, runs the startup and
 //! shutdown sequences of Backstage's backend system, and answers health checks.
-//! [`default_service_factories`] lists the built-in implementations of the core
-//! services other than database, cache and scheduler, which live in their own
-//! crates.
+//! [`default_service_factories`] lists the built-in implementations of every
+//! core service, including the database, cache and scheduler services wired in
+//! [`storage`] from the crates that implement them.
 
 pub mod backend;
 pub mod discovery;
@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod services;
 pub mod state;
+pub mod storage;
 
 pub use backend::{Backend, RunningBackend};
 pub use http::errors::{ApiError, Json};

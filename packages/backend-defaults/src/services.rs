@@ -22,6 +22,13 @@ use crate::state::{BACKEND_STATE, HookKind};
 
 /// The built-in factories; an app's own factory for the same service replaces one.
 pub fn default_service_factories() -> Vec<ServiceFactory> {
+    let mut factories = core_service_factories();
+    factories.extend(crate::storage::storage_service_factories());
+    factories
+}
+
+/// The factories implemented in this crate.
+fn core_service_factories() -> Vec<ServiceFactory> {
     vec![
         ServiceFactory::new(ROOT_CONFIG, |ctx| async move {
             let state = ctx.get(&BACKEND_STATE).await?;

@@ -11,6 +11,7 @@
 pub mod duration;
 pub mod error;
 pub mod feature;
+pub mod http;
 pub mod services;
 
 pub use error::{BackendError, ErrorName};
