@@ -11,9 +11,13 @@ use greenroom_config::{LoadOptions, load};
 
 use crate::output;
 
-/// The features the app installs. Plugins are added here as they arrive.
-fn app_features() -> Vec<BackendFeature> {
-    Vec::new()
+/// The features the app installs: the app's plugin list, like Backstage's
+/// `packages/backend/src/index.ts`. `greenroom new plugin` adds lines here.
+pub(crate) fn app_features() -> Vec<BackendFeature> {
+    vec![
+        greenroom_plugin_announcements_backend::plugin().into(),
+        // greenroom:new-plugin (generated plugins are added above this line)
+    ]
 }
 
 /// Runs the server until a termination signal; exit code 1 on start-up errors.

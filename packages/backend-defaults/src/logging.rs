@@ -40,8 +40,11 @@ pub fn init_logging(config: &Config) -> Result<(), BackendError> {
         },
     };
     let filter = EnvFilter::new(&level);
+    // Colours only for a terminal: escape codes in a log file or a pipe are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stdout);
     // `try_init` fails only when a subscriber is already installed, which is
     // the idempotence promised above.
