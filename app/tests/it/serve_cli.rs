@@ -156,6 +156,31 @@ fn serve_fails_with_exit_one_on_bad_config() {
             "backend:\n  logger:\n    level: loud\n",
             "backend.logger.level",
         ),
+        (
+            "B04 unknown cache store",
+            "backend:\n  listen: \"127.0.0.1:0\"\n  cache:\n    store: floppy\n",
+            "backend.cache.store",
+        ),
+        (
+            "B05 bad database connection string",
+            "backend:\n  listen: \"127.0.0.1:0\"\n  database:\n    client: pg\n    connection: 'postgres://[::1'\n",
+            "backend.database.connection",
+        ),
+        (
+            "B06 bad cache duration",
+            "backend:\n  listen: \"127.0.0.1:0\"\n  cache:\n    defaultTtl: soon\n",
+            "backend.cache.defaultTtl",
+        ),
+        (
+            "B07 bad task frequency",
+            "backend:\n  listen: \"127.0.0.1:0\"\nannouncements:\n  expiry:\n    frequency: { fortnights: 1 }\n",
+            "announcements.expiry.frequency",
+        ),
+        (
+            "B08 unknown database client",
+            "backend:\n  listen: \"127.0.0.1:0\"\n  database:\n    client: oracle\n",
+            "backend.database.client",
+        ),
     ];
     for (case, yaml, fragment) in rows {
         let dir = temp_dir("serve-bad");
@@ -167,4 +192,84 @@ fn serve_fails_with_exit_one_on_bad_config() {
         assert_eq!(status.code(), Some(1), "case {case}: {stderr}");
         assert!(stderr.contains(fragment), "case {case}: {stderr}");
     }
+}
+
+/// Waits until readiness answers 200, failing the test if the server exits first.
+fn wait_ready(server: &mut ServerGuard, dir: &Path, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if http_status(port, "/.backstage/health/v1/readiness") == Some(200) {
+            return;
+        }
+        assert!(
+            matches!(server.0.try_wait(), Ok(None)),
+            "server exited early: {}",
+            read(dir, "stderr.log")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("not ready in time: {}", read(dir, "stderr.log"));
+}
+
+#[test]
+fn sigterm_lets_a_slow_in_flight_request_finish_then_exits_zero() {
+    let dir = temp_dir("serve-inflight");
+    let port = free_port();
+    let mut server = spawn_serve(
+        &dir,
+        &format!("backend:\n  baseUrl: http://localhost:{port}\n  listen: \"127.0.0.1:{port}\"\n"),
+    );
+    wait_ready(&mut server, &dir, port);
+
+    // A client that sends its request body slowly keeps the request in flight
+    // across the signal: half the body, SIGTERM, a pause, then the rest.
+    let body = r#"{"title":"Sent slowly across a shutdown"}"#;
+    let (first, second) = body.split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout set");
+    write!(
+        stream,
+        "POST /api/announcements/announcements HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    )
+    .expect("first half sent");
+    stream.flush().expect("flushed");
+    std::thread::sleep(Duration::from_millis(200));
+
+    let killed = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.0.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        matches!(server.0.try_wait(), Ok(None)),
+        "the server must wait for the request in flight"
+    );
+
+    stream
+        .write_all(second.as_bytes())
+        .expect("second half sent");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response read");
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    assert!(
+        response.contains("Sent slowly across a shutdown"),
+        "{response}"
+    );
+
+    let status = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("server exits after the request");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "stderr: {}",
+        read(&dir, "stderr.log")
+    );
+    // New connections are refused once shutdown has begun.
+    assert_eq!(http_status(port, "/.backstage/health/v1/liveness"), None);
 }
