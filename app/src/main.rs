@@ -1,6 +1,7 @@
 //! The `greenroom` binary: command-line entry point and dispatch to subcommands.
 
 mod config_cmd;
+mod new_plugin;
 mod output;
 mod serve;
 mod validate;
@@ -39,6 +40,20 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Create new code in this workspace.
+    New {
+        #[command(subcommand)]
+        command: NewCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NewCommand {
+    /// Create plugins/<id>-backend (router, migration, test) and add it to the app.
+    Plugin {
+        /// The plugin id, e.g. `tech-radar`; it is served at /api/<id>.
+        id: String,
     },
 }
 
@@ -98,6 +113,9 @@ fn main() -> ExitCode {
             } => config_cmd::print(config, with_secrets, format == PrintFormat::Json),
             ConfigCommand::Check { config } => config_cmd::check(config),
         },
+        Command::New {
+            command: NewCommand::Plugin { id },
+        } => new_plugin::run(&id),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `greenroom` binary, run as a child process.
 
 mod config_cli;
+mod new_plugin_cli;
 mod serve_cli;
 mod validate_cli;
 
