@@ -5,5 +5,6 @@ mod discovery;
 mod http;
 mod listen;
 mod logging;
+mod scheduler_cluster;
 mod startup;
 mod support;
