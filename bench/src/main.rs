@@ -6,6 +6,8 @@
 
 use greenroom_bench::generate;
 
+mod serve_startup;
+
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Bench {
+    /// `greenroom serve` start to the first 200 on `/readiness`, and idle memory.
+    ///
+    /// Each round starts the binary on an existing data directory (made by a
+    /// first, unmeasured start), polls readiness every millisecond, then stops it
+    /// with SIGTERM. The baseline is `greenroom --version`: the cost of starting
+    /// the process at all.
+    ServeStartup {
+        /// The greenroom binary (build it with `cargo build --release -p greenroom`).
+        #[arg(long, default_value = "target/release/greenroom")]
+        binary: std::path::PathBuf,
+        /// Measured rounds; the median is reported.
+        #[arg(long, default_value_t = 11)]
+        rounds: usize,
+    },
     /// Throughput of descriptor validation on a generated catalog.
     Validate {
         /// Number of entities to generate.
@@ -54,7 +70,7 @@ impl PlaceholderReader for NoReader {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
@@ -72,7 +88,7 @@ fn measure(rounds: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
     (median(samples), count)
 }
 
-fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}");
 }
@@ -80,6 +96,7 @@ fn say(line: &str) {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.bench {
+        Bench::ServeStartup { binary, rounds } => serve_startup::run(&binary, rounds),
         Bench::Validate {
             entities,
             per_file,
