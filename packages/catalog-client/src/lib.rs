@@ -1,0 +1,1 @@
+//! The CatalogApi trait and an HTTP client for Backstage's catalog REST API.

@@ -1,0 +1,1 @@
+//! Integration tests for greenroom-catalog-query.

@@ -1,0 +1,230 @@
+//! The catalog's database: its migrations, one code path for SQLite and
+//! PostgreSQL (through the [`on_pool!`] and [`on_tx!`] macros, which expand the
+//! same statement for each dialect), hashing, and the two writes every part of the
+//! engine shares: the stitch queue and the change log.
+
+use greenroom_backend_database::{Migration, run_migrations};
+use greenroom_backend_plugin_api::BackendError;
+use greenroom_backend_plugin_api::services::Database;
+use serde_json::Value;
+
+/// The catalog's migrations, recorded in its own table.
+pub(crate) const MIGRATIONS_TABLE: &str = "catalog_migrations";
+const MIGRATIONS: &[Migration] = &[Migration::new(
+    1,
+    "catalog tables",
+    include_str!("../migrations/0001_catalog.postgres.sql"),
+)
+.with_sqlite(include_str!("../migrations/0001_catalog.sqlite.sql"))];
+
+/// Applies the catalog's migrations.
+pub(crate) async fn migrate(db: &Database) -> Result<(), BackendError> {
+    run_migrations(db, MIGRATIONS_TABLE, MIGRATIONS).await
+}
+
+/// Runs the same code on whichever pool the catalog was given: `$body` is
+/// compiled once per dialect with `$pool` bound to that dialect's pool.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            greenroom_backend_plugin_api::services::Database::Sqlite($pool) => $body,
+            greenroom_backend_plugin_api::services::Database::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// A transaction on either dialect.
+pub(crate) enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs the same code inside a transaction of either dialect: `$conn` is bound
+/// to `&mut *transaction`, usable as an executor.
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            crate::db::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            crate::db::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+impl Tx {
+    /// Begins a transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that two writers queue instead of failing with
+    /// "database is locked" when the first upgrades from reading to writing.
+    pub(crate) async fn begin(db: &Database) -> Result<Tx, BackendError> {
+        Ok(match db {
+            Database::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Database::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), BackendError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
+}
+
+/// Milliseconds since the Unix epoch: the unit of every time column.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// SHA-1 hex of the compact JSON of `value` with every object's keys sorted, as
+/// Backstage hashes entities: the same content always gives the same hash,
+/// whatever the order its keys were written in.
+pub(crate) fn hash_json(value: &Value) -> String {
+    let mut text = String::new();
+    write_sorted(value, &mut text);
+    sha1_smol::Sha1::from(text.as_bytes()).digest().to_string()
+}
+
+fn write_sorted(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(key) {
+                    write_sorted(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// What happened to a final entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChangeOp {
+    Upsert,
+    Delete,
+}
+
+impl ChangeOp {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Upsert => "upsert",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// One change-log entry to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChangeLogEntry {
+    pub(crate) entity_ref: String,
+    pub(crate) entity_id: Option<String>,
+    pub(crate) op: ChangeOp,
+    pub(crate) hash: Option<String>,
+}
+
+/// The advisory-lock key that orders change-log writers on PostgreSQL.
+const CHANGE_LOG_LOCK: i64 = 0x6772_6565_6e72_6f6f; // "greenroo"
+
+/// Appends entries to the change log, inside the caller's transaction.
+///
+/// On PostgreSQL sequence numbers are handed out at insert but become visible at
+/// commit, so two concurrent writers could commit out of order and a follower
+/// reading `seq > last` would skip one. A transaction-scoped advisory lock makes
+/// writers of the change log take turns until they commit, so commit order is
+/// sequence order. Take it last in a transaction, to hold it briefly. SQLite has
+/// one writer at a time already.
+pub(crate) async fn append_change_log(
+    tx: &mut Tx,
+    entries: &[ChangeLogEntry],
+) -> Result<(), BackendError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if let Tx::Postgres(tx) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CHANGE_LOG_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    const SQL: &str =
+        "INSERT INTO change_log (entity_ref, entity_id, op, hash, changed_at) VALUES ($1, $2, $3, $4, $5)";
+    let now = now_ms();
+    for entry in entries {
+        on_tx!(tx, |conn| sqlx::query(SQL)
+            .bind(&entry.entity_ref)
+            .bind(&entry.entity_id)
+            .bind(entry.op.as_str())
+            .bind(&entry.hash)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map(drop))?;
+    }
+    Ok(())
+}
+
+/// Queues entity refs for stitching, no earlier than `at`; a ref already queued
+/// keeps one row (the earlier time wins), which is what deduplicates stitching.
+pub(crate) async fn enqueue_stitch(tx: &mut Tx, refs: &[String], at: i64) -> Result<(), BackendError> {
+    const SQL: &str = "INSERT INTO stitch_queue (entity_ref, next_stitch_at) VALUES ($1, $2) \
+         ON CONFLICT (entity_ref) DO UPDATE SET next_stitch_at = CASE \
+         WHEN excluded.next_stitch_at < stitch_queue.next_stitch_at THEN excluded.next_stitch_at \
+         ELSE stitch_queue.next_stitch_at END";
+    for entity_ref in refs {
+        on_tx!(tx, |conn| sqlx::query(SQL)
+            .bind(entity_ref)
+            .bind(at)
+            .execute(conn)
+            .await
+            .map(drop))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hashes_ignore_key_order() {
+        let a = json!({"b": 1, "a": {"y": [1, {"q": 2, "p": 1}], "x": null}});
+        let b = json!({"a": {"x": null, "y": [1, {"p": 1, "q": 2}]}, "b": 1});
+        assert_eq!(hash_json(&a), hash_json(&b));
+        assert_ne!(hash_json(&a), hash_json(&json!({"b": 2})));
+        assert_eq!(hash_json(&json!({})).len(), 40);
+    }
+}

@@ -1,0 +1,113 @@
+//! The catalog engine: the state every part of the catalog shares, and its settings.
+//!
+//! Its behaviour is split by concern across modules, each adding `impl
+//! CatalogEngine` blocks: `processing` (providers, mutations, the processing
+//! loop, processors, location reading), `stitching` (final entities, the change
+//! log, orphans, deletion by uid, refresh, ancestry) and `api` (the REST routes).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use greenroom_backend_plugin_api::BackendError;
+use greenroom_backend_plugin_api::services::{Database, Logger};
+use greenroom_catalog_model::rules::CatalogRules;
+use greenroom_config::Config;
+use greenroom_plugin_catalog_node::{CatalogProcessor, EntityProvider};
+
+/// What happens to entities that no parent emits any more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrphanStrategy {
+    /// Keep them, annotated `backstage.io/orphan: "true"`.
+    Keep,
+    /// Delete them (and their orphaned descendants) every 30 seconds.
+    Delete,
+}
+
+/// The catalog's settings, read once from `catalog.*`.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// The range each claimed batch's next processing time is drawn from; `None`
+    /// when `catalog.processingInterval: false` turns processing off.
+    pub processing_interval: Option<(Duration, Duration)>,
+    pub orphan_strategy: OrphanStrategy,
+    /// `catalog.readonly`: location writes are refused.
+    pub readonly: bool,
+    /// Location types `POST /locations` accepts (Backstage's default: `url`).
+    pub allowed_location_types: Vec<String>,
+    /// `backend.reading.allow`: `(host, path prefixes)` the URL reader may fetch.
+    pub reading_allow: Vec<(String, Vec<String>)>,
+    /// The working directory, against which relative `file` targets in
+    /// `catalog.locations` are resolved.
+    pub cwd: std::path::PathBuf,
+}
+
+impl EngineSettings {
+    /// Reads the settings; every error names its key.
+    pub fn from_config(config: &Config) -> Result<EngineSettings, BackendError> {
+        let bad = |key: &str, why: &str| BackendError::config(format!("Invalid config at '{key}': {why}"));
+        let processing_interval = match config.get("catalog.processingInterval") {
+            None => Some((Duration::from_secs(100), Duration::from_secs(150))),
+            Some(serde_json::Value::Bool(false)) => None,
+            Some(value) => {
+                let d = greenroom_backend_plugin_api::duration::parse_duration(value)
+                    .map_err(|e| bad("catalog.processingInterval", &e.0))?;
+                // Backstage rounds to whole seconds, at least one.
+                let secs = d.as_secs_f64().round().max(1.0);
+                Some((Duration::from_secs_f64(secs), Duration::from_secs_f64(secs * 1.5)))
+            }
+        };
+        let orphan_strategy = match config.get_optional_string("catalog.orphanStrategy")?.as_deref() {
+            None | Some("delete") => OrphanStrategy::Delete,
+            Some("keep") => OrphanStrategy::Keep,
+            Some(other) => {
+                return Err(bad(
+                    "catalog.orphanStrategy",
+                    &format!("'{other}' is not one of keep, delete"),
+                ));
+            }
+        };
+        let readonly = config.get_optional_bool("catalog.readonly")?.unwrap_or(false);
+        let mut reading_allow = Vec::new();
+        if let Some(entries) = config.get_optional_config_array("backend.reading.allow")? {
+            for entry in entries {
+                let host = entry.get_string("host")?;
+                let paths = entry.get_optional_string_array("paths")?.unwrap_or_default();
+                reading_allow.push((host, paths));
+            }
+        }
+        let cwd = std::env::current_dir()
+            .map_err(|e| BackendError::internal(format!("cannot read the working directory: {e}")))?;
+        Ok(EngineSettings {
+            processing_interval,
+            orphan_strategy,
+            readonly,
+            allowed_location_types: vec!["url".to_owned()],
+            reading_allow,
+            cwd,
+        })
+    }
+}
+
+/// The catalog's shared state.
+pub struct CatalogEngine {
+    pub(crate) db: Database,
+    pub(crate) settings: EngineSettings,
+    pub(crate) rules: CatalogRules,
+    /// `catalog.locations`, as `(type, target)` with file targets made absolute.
+    pub(crate) config_locations: Vec<(String, String)>,
+    /// Built-in processors first, then those added by modules.
+    pub(crate) processors: Vec<Arc<dyn CatalogProcessor>>,
+    /// Providers added by modules (the built-in ones are part of the engine).
+    pub(crate) providers: Vec<Arc<dyn EntityProvider>>,
+    pub(crate) logger: Logger,
+}
+
+impl std::fmt::Debug for CatalogEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CatalogEngine")
+            .field("settings", &self.settings)
+            .field("config_locations", &self.config_locations)
+            .field("processors", &self.processors.iter().map(|p| p.name().to_owned()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,1 @@
+//! stitching (being written).
