@@ -13,6 +13,7 @@ pub mod error;
 pub mod feature;
 pub mod http;
 pub mod services;
+pub mod time;
 
 pub use error::{BackendError, ErrorName};
 pub use feature::{

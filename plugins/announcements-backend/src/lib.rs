@@ -12,7 +12,6 @@
 //! `.timeout` (durations; default every minute, 30 s).
 
 mod store;
-mod time;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +27,7 @@ use greenroom_backend_plugin_api::services::{
     CACHE, CacheService, DATABASE, Frequency, HTTP_ROUTER, LOGGER, ROOT_CONFIG, SCHEDULER,
     TaskDefinition, TaskScope,
 };
+use greenroom_backend_plugin_api::time;
 use greenroom_backend_plugin_api::{BackendError, BackendPlugin};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use greenroom_backend_plugin_api::services::Database;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::time;
+use greenroom_backend_plugin_api::time;
 
 const MIGRATIONS_TABLE: &str = "announcements_migrations";
 const MIGRATIONS: &[Migration] = &[Migration::new(

@@ -279,23 +279,5 @@ async fn a_bad_expiry_schedule_fails_start_up_naming_the_key() {
 
 /// `ms` since the epoch as an RFC 3339 UTC time.
 fn rfc3339(ms: u128) -> String {
-    let secs = i64::try_from(ms / 1000).expect("small");
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        ms % 1000
-    )
+    greenroom_backend_plugin_api::time::format_rfc3339(i64::try_from(ms).expect("small"))
 }

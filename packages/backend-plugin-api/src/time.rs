@@ -1,18 +1,21 @@
-//! Times as milliseconds since the Unix epoch, read from and written as RFC 3339.
+//! Times as milliseconds since the Unix epoch, read from and written as RFC 3339,
+//! for plugins that store instants as BIGINT columns (one SQL text for SQLite and
+//! PostgreSQL) and show them as text.
 //!
-//! Only what the API needs, so that the plugin carries no date crate:
+//! Only what those plugins need, so that none carries a date crate:
 //! `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` in, UTC with milliseconds out.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub(crate) fn now_ms() -> i64 {
+/// The current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -22,8 +25,8 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+/// The date (year, month, day) of a day count since 1970-01-01.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -43,7 +46,7 @@ fn number(text: &str) -> Option<i64> {
 }
 
 /// Reads an RFC 3339 time; `None` when it is not one.
-pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let (date, rest) = text.split_once(['T', 't', ' '])?;
     let mut date_parts = date.split('-');
     let year = number(date_parts.next()?)?;
@@ -84,7 +87,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
 }
 
 /// Writes `ms` as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub(crate) fn format_rfc3339(ms: i64) -> String {
+pub fn format_rfc3339(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
