@@ -16,6 +16,10 @@
 //! 4. [`Config`] reads typed values with Backstage's conversion rules and
 //!    error wordings, and [`Config::masked`] prints the result with secrets
 //!    hidden (see the `secrets` module for the rule).
+//! 5. [`ConfigSchema`] validates the merged config against the JSON schemas
+//!    packages declare and tells each value's visibility (`frontend`,
+//!    `backend` or `secret`), which drives masking, frontend filtering and
+//!    log redaction.
 //!
 //! Nothing reads the real process environment except
 //! [`LoadOptions::from_process`]; everything else works on the injected
@@ -27,6 +31,7 @@ mod key;
 mod layers;
 mod load;
 mod reader;
+mod schema;
 mod secrets;
 mod substitute;
 mod transform;
@@ -36,6 +41,10 @@ pub use error::ConfigError;
 pub use key::is_valid_key_segment;
 pub use layers::deep_merge;
 pub use load::{LoadOptions, MAX_CONFIG_FILE_BYTES, MAX_INCLUDE_DEPTH, load};
-pub use reader::Config;
+pub use reader::{Config, MIN_REDACTED_CHARS};
+pub use schema::{
+    CONFIG_SCHEMA_ID, ConfigSchema, Deprecation, MAX_SCHEMA_DEPTH, SchemaError, SchemaLoadError,
+    SchemaReport, Visibility, core_schema,
+};
 pub use secrets::{MASK, SECRET_KEY_SUFFIXES, is_secret_key};
 pub use substitute::substitute;

@@ -40,6 +40,9 @@ pub struct LoadOptions {
     pub env: BTreeMap<String, String>,
     /// Whether a missing default `app-config.yaml` is tolerated.
     pub allow_missing_default: bool,
+    /// Lax mode (`config check --lax`): a `${VAR}` or `$env` whose variable
+    /// is unset or empty reads as `x` instead of removing its key.
+    pub lax: bool,
 }
 
 impl LoadOptions {
@@ -55,6 +58,7 @@ impl LoadOptions {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
             allow_missing_default: false,
+            lax: false,
         }
     }
 }
@@ -64,7 +68,7 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigError> {
     let files = config_files(options)?;
     let mut layers = Vec::with_capacity(files.len() + 1);
     for path in &files {
-        if let Some(layer) = load_file(path, &options.env)? {
+        if let Some(layer) = load_file(path, &options.env, options.lax)? {
             layers.push(layer);
         }
     }
@@ -156,7 +160,11 @@ fn looks_like_url(arg: &str) -> bool {
 }
 
 /// Reads and transforms one config file. An empty file yields no layer.
-fn load_file(path: &Path, env: &BTreeMap<String, String>) -> Result<Option<Layer>, ConfigError> {
+fn load_file(
+    path: &Path,
+    env: &BTreeMap<String, String>,
+    lax: bool,
+) -> Result<Option<Layer>, ConfigError> {
     let read_failed = |message: String| ConfigError::Read {
         path: path.to_path_buf(),
         message,
@@ -180,7 +188,7 @@ fn load_file(path: &Path, env: &BTreeMap<String, String>) -> Result<Option<Layer
         return Ok(None);
     };
     let dir = path.parent().unwrap_or(path);
-    let mut transformer = Transformer::new(env);
+    let mut transformer = Transformer::new(env, lax);
     let data = transformer
         .transform_root(value, dir)
         .map_err(|e| ConfigError::Transform {

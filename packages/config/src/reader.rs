@@ -6,6 +6,7 @@
 //! the context (file name or `env`) of the layer the value came from. For a
 //! missing key the context is that of the view's own highest layer.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -14,7 +15,11 @@ use serde_json::{Map, Value};
 use crate::error::ConfigError;
 use crate::key::is_valid_key_segment;
 use crate::layers::{Kids, Layer, Origin, merge_layers};
+use crate::schema::ConfigSchema;
 use crate::secrets;
+
+/// Secret values shorter than this are not redacted from logs.
+pub const MIN_REDACTED_CHARS: usize = 4;
 
 /// The context reported when there are no layers at all.
 const EMPTY_CONTEXT: &str = "mock-config";
@@ -100,6 +105,39 @@ impl Config {
     /// `$file` directive. A secret object or array is masked as a whole.
     pub fn masked(&self) -> Value {
         secrets::mask(&self.value, &self.origin)
+    }
+
+    /// The merged object with secret values replaced by `"***"`: those the
+    /// schema marks `secret`, plus those [`Config::masked`] hides by key name
+    /// or origin.
+    pub fn masked_with_schema(&self, schema: Option<&ConfigSchema>) -> Value {
+        let secrets = self.schema_secrets(schema);
+        secrets::mask_with(&self.value, &self.origin, &secrets, &mut |_| {})
+    }
+
+    /// The literal secret values of this config, for redaction: every
+    /// string or number inside a value that [`Config::masked_with_schema`]
+    /// would mask, at least [`MIN_REDACTED_CHARS`] characters long (shorter
+    /// ones would garble unrelated text), without duplicates, longest first.
+    pub fn secret_values(&self, schema: Option<&ConfigSchema>) -> Vec<String> {
+        let secrets = self.schema_secrets(schema);
+        let mut found = Vec::new();
+        secrets::mask_with(&self.value, &self.origin, &secrets, &mut |v| {
+            secrets::scalar_texts(v, &mut found);
+        });
+        found.retain(|s| s.chars().count() >= MIN_REDACTED_CHARS);
+        found.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        found.dedup();
+        found
+    }
+
+    fn schema_secrets(&self, schema: Option<&ConfigSchema>) -> BTreeSet<String> {
+        match schema {
+            // Schema pointers are relative to the config root, so they only
+            // apply to the top-level view.
+            Some(schema) if self.prefix.is_empty() => schema.process(&self.value).secret_pointers(),
+            _ => BTreeSet::new(),
+        }
     }
 
     /// The value at `key`, or `None` when it is absent, the key is invalid

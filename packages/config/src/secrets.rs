@@ -1,7 +1,8 @@
 //! Which config values count as secret, and masking them for printing.
 //!
-//! Greenroom does not collect config schemas yet, so secrecy is decided from
-//! two facts about each value:
+//! A value is secret when a config schema gives it the visibility `secret`
+//! (see the `schema` module). As a safety net for the keys no schema
+//! describes, two more facts about each value also make it secret:
 //!
 //! * **Its key name.** A key is secret when its name, compared without case,
 //!   is one of [`SECRET_KEY_SUFFIXES`] or ends with one (so `password`,
@@ -18,9 +19,12 @@
 //! A secret value is replaced by [`MASK`] as a whole, even when it is an
 //! object or an array.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value};
 
 use crate::layers::{Kids, Origin};
+use crate::schema::escape_segment;
 
 /// What a masked value prints as.
 pub const MASK: &str = "***";
@@ -59,37 +63,88 @@ pub fn is_secret_key(name: &str, parent: Option<&str>) -> bool {
 
 /// Returns a copy of `value` with every secret value replaced by [`MASK`].
 pub(crate) fn mask(value: &Value, origin: &Origin) -> Value {
-    mask_node(value, origin, None, None)
+    mask_with(value, origin, &BTreeSet::new(), &mut |_| {})
 }
 
-fn mask_node(value: &Value, origin: &Origin, name: Option<&str>, parent: Option<&str>) -> Value {
-    if origin.secret || name.is_some_and(|n| is_secret_key(n, parent)) {
-        return Value::String(MASK.to_owned());
-    }
-    match value {
-        Value::Object(map) => {
-            let mut out = Map::with_capacity(map.len());
-            for (k, v) in map {
-                let child = origin.child(k);
-                out.insert(k.clone(), mask_node(v, child, Some(k), name.or(parent)));
-            }
-            Value::Object(out)
+/// Like [`mask`], and also masks the values at `schema_secrets` (JSON
+/// pointers of values a schema marks `secret`). `on_secret` sees every value
+/// that gets masked.
+pub(crate) fn mask_with(
+    value: &Value,
+    origin: &Origin,
+    schema_secrets: &BTreeSet<String>,
+    on_secret: &mut dyn FnMut(&Value),
+) -> Value {
+    let mut walk = Walk {
+        schema_secrets,
+        on_secret,
+        pointer: String::new(),
+    };
+    walk.node(value, origin, None, None)
+}
+
+struct Walk<'a> {
+    schema_secrets: &'a BTreeSet<String>,
+    on_secret: &'a mut dyn FnMut(&Value),
+    pointer: String,
+}
+
+impl Walk<'_> {
+    fn node(
+        &mut self,
+        value: &Value,
+        origin: &Origin,
+        name: Option<&str>,
+        parent: Option<&str>,
+    ) -> Value {
+        if origin.secret
+            || name.is_some_and(|n| is_secret_key(n, parent))
+            || self.schema_secrets.contains(&self.pointer)
+        {
+            (self.on_secret)(value);
+            return Value::String(MASK.to_owned());
         }
-        Value::Array(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
+        let base = self.pointer.len();
+        match value {
+            Value::Object(map) => {
+                let mut out = Map::with_capacity(map.len());
+                for (k, v) in map {
+                    let child = origin.child(k);
+                    self.pointer.push('/');
+                    self.pointer.push_str(&escape_segment(k));
+                    out.insert(k.clone(), self.node(v, child, Some(k), name.or(parent)));
+                    self.pointer.truncate(base);
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, v) in items.iter().enumerate() {
                     let child = match &origin.kids {
                         Kids::Seq(kids) => kids.get(i).unwrap_or(origin),
                         _ => origin,
                     };
+                    self.pointer.push_str(&format!("/{i}"));
                     // Array elements keep the array's key as their parent, so
                     // `keys: [{ key: ... }]` is recognised.
-                    mask_node(v, child, None, name.or(parent))
-                })
-                .collect(),
-        ),
-        other => other.clone(),
+                    out.push(self.node(v, child, None, name.or(parent)));
+                    self.pointer.truncate(base);
+                }
+                Value::Array(out)
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+/// The scalar values inside `value` (itself included), as text: strings as
+/// they are, numbers in JSON form. Booleans and nulls are not secrets.
+pub(crate) fn scalar_texts(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Object(map) => map.values().for_each(|v| scalar_texts(v, out)),
+        Value::Array(items) => items.iter().for_each(|v| scalar_texts(v, out)),
+        Value::Bool(_) | Value::Null => {}
     }
 }

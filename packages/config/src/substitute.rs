@@ -16,6 +16,20 @@ use std::collections::BTreeMap;
 /// both the variable and the fallback are empty), meaning the whole value is
 /// undefined.
 pub fn substitute(input: &str, env: &BTreeMap<String, String>) -> Option<String> {
+    substitute_with(input, env, false)
+}
+
+/// [`substitute`], optionally in lax mode.
+///
+/// In lax mode (`config check --lax`) an unset or empty variable reads as
+/// `x`, as Backstage's CLI does when it checks config without the
+/// deployment's environment: the key is kept, so required-property checks
+/// do not fail for it.
+pub(crate) fn substitute_with(
+    input: &str,
+    env: &BTreeMap<String, String>,
+    lax: bool,
+) -> Option<String> {
     let bytes = input.as_bytes();
     let mut out = String::with_capacity(input.len());
     let mut undefined = false;
@@ -49,7 +63,7 @@ pub fn substitute(input: &str, env: &BTreeMap<String, String>) -> Option<String>
             // `$${X}` is emitted as `${X}` without any lookup.
             out.push_str(&input[i + 1..=close]);
         } else {
-            match resolve(inner, env) {
+            match resolve(inner, env, lax) {
                 Some(value) => out.push_str(&value),
                 None => undefined = true,
             }
@@ -78,10 +92,10 @@ fn closing_brace(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Resolves the body of one `${...}` token.
-fn resolve(inner: &str, env: &BTreeMap<String, String>) -> Option<String> {
+fn resolve(inner: &str, env: &BTreeMap<String, String>, lax: bool) -> Option<String> {
     match inner.find(":-") {
         Some(sep) => {
-            let value = lookup(env, inner[..sep].trim()).unwrap_or_default();
+            let value = lookup_with(env, inner[..sep].trim(), lax).unwrap_or_default();
             let fallback = inner[sep + 2..].trim();
             if !value.is_empty() {
                 Some(value)
@@ -91,11 +105,23 @@ fn resolve(inner: &str, env: &BTreeMap<String, String>) -> Option<String> {
                 None
             }
         }
-        None => lookup(env, inner.trim()),
+        None => lookup_with(env, inner.trim(), lax),
     }
 }
 
 /// Reads a variable, trimmed of surrounding whitespace as Backstage does.
 pub(crate) fn lookup(env: &BTreeMap<String, String>, name: &str) -> Option<String> {
     env.get(name).map(|v| v.trim().to_owned())
+}
+
+/// The value lax mode puts in place of an unset or empty variable.
+pub(crate) const LAX_PLACEHOLDER: &str = "x";
+
+/// [`lookup`], with lax mode's placeholder for unset or empty variables.
+pub(crate) fn lookup_with(env: &BTreeMap<String, String>, name: &str, lax: bool) -> Option<String> {
+    match lookup(env, name) {
+        Some(v) if !lax || !v.is_empty() => Some(v),
+        _ if lax => Some(LAX_PLACEHOLDER.to_owned()),
+        other => other,
+    }
 }

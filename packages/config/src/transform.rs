@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::layers::PathSeg;
 use crate::load::{MAX_INCLUDE_DEPTH, ReadError, normalize_path, read_text};
-use crate::substitute::{lookup, substitute};
+use crate::substitute::{lookup_with, substitute_with};
 use crate::yaml;
 
 /// The directive keys.
@@ -33,6 +33,8 @@ pub(crate) struct TransformError {
 #[derive(Debug)]
 pub(crate) struct Transformer<'a> {
     env: &'a BTreeMap<String, String>,
+    /// Lax mode: unset variables read as a placeholder instead of removing keys.
+    lax: bool,
     /// Output paths of values produced by `$env` and `$file`.
     pub(crate) secret_paths: BTreeSet<Vec<PathSeg>>,
 }
@@ -45,9 +47,10 @@ struct Position<'p> {
 }
 
 impl<'a> Transformer<'a> {
-    pub(crate) fn new(env: &'a BTreeMap<String, String>) -> Self {
+    pub(crate) fn new(env: &'a BTreeMap<String, String>, lax: bool) -> Self {
         Transformer {
             env,
+            lax,
             secret_paths: BTreeSet::new(),
         }
     }
@@ -81,7 +84,7 @@ impl<'a> Transformer<'a> {
             Value::Object(map) if map.keys().any(|k| DIRECTIVES.contains(&k.as_str())) => {
                 self.directive(map, dir, pos, depth)
             }
-            Value::String(s) => Ok(substitute(&s, self.env).map(Value::String)),
+            Value::String(s) => Ok(substitute_with(&s, self.env, self.lax).map(Value::String)),
             other => self.walk_children(other, dir, pos, depth).map(Some),
         }
     }
@@ -168,12 +171,12 @@ impl<'a> Transformer<'a> {
         let Value::String(raw) = raw else {
             return Err(fail(format!("{key} include value is not a string")));
         };
-        let Some(arg) = substitute(&raw, self.env) else {
+        let Some(arg) = substitute_with(&raw, self.env, self.lax) else {
             return Err(fail(format!("{key} substitution value was undefined")));
         };
         match key.as_str() {
             "$env" => {
-                let value = lookup(self.env, &arg);
+                let value = lookup_with(self.env, &arg, self.lax);
                 if value.is_some() {
                     self.secret_paths.insert(pos.out.clone());
                 }
@@ -277,7 +280,9 @@ impl<'a> Transformer<'a> {
             .map_or_else(|| dir.to_path_buf(), PathBuf::from);
         match value {
             None => Ok(None),
-            Some(Value::String(s)) => Ok(substitute(&s, self.env).map(Value::String)),
+            Some(Value::String(s)) => {
+                Ok(substitute_with(&s, self.env, self.lax).map(Value::String))
+            }
             Some(other) => self
                 .walk_children(other, &new_dir, pos, depth + 1)
                 .map(Some),

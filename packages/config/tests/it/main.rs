@@ -6,6 +6,7 @@ mod masking;
 mod merge;
 mod props;
 mod reader;
+mod schema;
 mod substitution;
 mod support;
 mod transforms;

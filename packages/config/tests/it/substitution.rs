@@ -77,3 +77,47 @@ fn substitution_table() {
         );
     }
 }
+
+/// Lax mode (`config check --lax`): unset or empty variables read as `x`,
+/// so keys survive; set variables are used as usual.
+#[test]
+fn lax_mode_keeps_keys_with_unset_variables() {
+    use crate::support::Sandbox;
+    use greenroom_config::load;
+
+    let sandbox = Sandbox::new("lax");
+    sandbox.write(
+        "app-config.yaml",
+        "backend:\n  baseUrl: http://${HOST}:7007\n  token: ${UNSET_TOKEN}\n  port: ${PORT:-7007}\n  key:\n    $env: UNSET_KEY\n  empty: ${EMPTY}\n",
+    );
+    let rows: [(&str, bool, &str, Option<&str>); 8] = [
+        ("X01 strict drops the key", false, "backend.token", None),
+        ("X02 lax keeps it as x", true, "backend.token", Some("x")),
+        (
+            "X03 lax uses set variables",
+            true,
+            "backend.baseUrl",
+            Some("http://h:7007"),
+        ),
+        ("X04 lax $env", true, "backend.key", Some("x")),
+        ("X05 strict $env unset", false, "backend.key", None),
+        (
+            "X06 lax placeholder wins over the fallback",
+            true,
+            "backend.port",
+            Some("x"),
+        ),
+        ("X07 strict fallback", false, "backend.port", Some("7007")),
+        ("X08 lax empty reads as x", true, "backend.empty", Some("x")),
+    ];
+    for (case, lax, key, expected) in rows {
+        let mut options = sandbox.options("", &[], &[("HOST", "h"), ("EMPTY", "")]);
+        options.lax = lax;
+        let config = load(&options).expect("loads");
+        assert_eq!(
+            config.get(key).and_then(|v| v.as_str()),
+            expected,
+            "case {case}"
+        );
+    }
+}

@@ -65,6 +65,7 @@ impl Sandbox {
             cwd,
             env: env_map(env),
             allow_missing_default: false,
+            lax: false,
         }
     }
 
