@@ -1,1 +1,4 @@
 //! Integration tests for greenroom-catalog-client.
+
+mod http;
+mod paths;
