@@ -89,14 +89,35 @@ enum ConfigCommand {
         /// Print secret values instead of masking them.
         #[arg(long)]
         with_secrets: bool,
+        /// Print only the values the browser would receive (schema visibility `frontend`).
+        #[arg(long)]
+        frontend: bool,
+        /// Tolerate unset environment variables (they read as `x`).
+        #[arg(long)]
+        lax: bool,
         #[arg(long, value_enum, default_value_t = PrintFormat::Yaml)]
         format: PrintFormat,
     },
-    /// Load the configuration and check the settings Greenroom reads; exit 1 on errors.
+    /// Validate the configuration against the config schemas and check the settings
+    /// Greenroom reads; exit 1 on errors.
     Check {
         /// Config files, in order; later files override earlier ones.
         #[arg(long = "config", value_name = "FILE")]
         config: Vec<PathBuf>,
+        /// Tolerate unset environment variables (they read as `x`).
+        #[arg(long)]
+        lax: bool,
+        /// Only report problems with values the browser would receive.
+        #[arg(long)]
+        frontend: bool,
+        /// Warn about deprecated keys that the configuration sets.
+        #[arg(long)]
+        deprecated: bool,
+    },
+    /// Print the combined config schema (core and plugins) as JSON Schema.
+    Schema {
+        #[arg(long, value_enum, default_value_t = PrintFormat::Json)]
+        format: PrintFormat,
     },
 }
 
@@ -109,9 +130,38 @@ fn main() -> ExitCode {
             ConfigCommand::Print {
                 config,
                 with_secrets,
+                frontend,
+                lax,
                 format,
-            } => config_cmd::print(config, with_secrets, format == PrintFormat::Json),
-            ConfigCommand::Check { config } => config_cmd::check(config),
+            } => config_cmd::print(
+                &config_cmd::LoadArgs {
+                    config_paths: config,
+                    lax,
+                },
+                config_cmd::PrintArgs {
+                    with_secrets,
+                    frontend,
+                    json: format == PrintFormat::Json,
+                },
+            ),
+            ConfigCommand::Check {
+                config,
+                lax,
+                frontend,
+                deprecated,
+            } => config_cmd::check(
+                &config_cmd::LoadArgs {
+                    config_paths: config,
+                    lax,
+                },
+                config_cmd::CheckArgs {
+                    frontend,
+                    deprecated,
+                },
+            ),
+            ConfigCommand::Schema { format } => {
+                config_cmd::print_schema(format == PrintFormat::Json)
+            }
         },
         Command::New {
             command: NewCommand::Plugin { id },

@@ -37,6 +37,8 @@ use store::Store;
 
 /// The plugin id, and so the path under `/api`.
 pub const PLUGIN_ID: &str = "announcements";
+/// The plugin's config schema (JSON Schema, Backstage flavour): `announcements.expiry`.
+pub const CONFIG_SCHEMA: &str = r##"{"type":"object","properties":{"announcements":{"type":"object","properties":{"expiry":{"type":"object","properties":{"frequency":{"type":["number","string","object"]},"timeout":{"type":["number","string","object"]}}}}}}}"##;
 /// The id of the scheduled task that deletes expired announcements.
 pub const EXPIRY_TASK_ID: &str = "announcements-expire";
 
