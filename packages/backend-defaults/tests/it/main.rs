@@ -4,6 +4,7 @@
 mod discovery;
 mod http;
 mod listen;
+mod log_redaction;
 mod logging;
 mod scheduler_cluster;
 mod startup;
