@@ -1,0 +1,400 @@
+//! One stitch batch: claim due queue rows under a lease and a ticket, load
+//! everything the batch needs with a few set-based queries, assemble the final
+//! entities, and write the changed ones with their change-log entries in one
+//! transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use greenroom_backend_plugin_api::BackendError;
+use sqlx::AssertSqlSafe;
+
+use super::StitchStats;
+use super::assemble::{StitchInput, assemble};
+use super::sql::{IN_CHUNK, placeholders, value_tuples};
+use crate::db::{ChangeLogEntry, ChangeOp, Tx, append_change_log, now_ms, on_pool, on_tx};
+use crate::engine::CatalogEngine;
+
+/// Queue rows claimed per batch.
+const BATCH_SIZE: i64 = 1000;
+/// How long a claim is ours; after that another worker may take the rows over.
+const LEASE_MS: i64 = 60_000;
+/// Attempts per batch: a PostgreSQL deadlock with a concurrent deletion aborts
+/// one transaction, and the batch is simply redone.
+const ATTEMPTS: usize = 3;
+/// Final-entity rows per multi-row insert (five parameters each).
+const WRITE_CHUNK: usize = 500;
+
+/// Claimed queue rows.
+#[derive(Debug)]
+struct Claim {
+    ticket: String,
+    lease_until: i64,
+    refs: Vec<String>,
+}
+
+/// One entity's `refresh_state` columns that stitching reads.
+#[derive(Debug)]
+struct StateRow {
+    entity_id: String,
+    processed: Option<String>,
+    errors: Option<String>,
+}
+
+/// A final entity ready to write.
+#[derive(Debug)]
+struct Stitched {
+    entity_id: String,
+    hash: String,
+    json: String,
+}
+
+/// What the read phase found for one claimed ref.
+#[derive(Debug)]
+enum Planned {
+    /// No `refresh_state` row: any final entity for the ref must go.
+    Gone,
+    /// A row that never processed successfully: nothing visible changes.
+    Unprocessed,
+    /// The assembled final entity.
+    Ready(Stitched),
+}
+
+impl CatalogEngine {
+    /// Claims and stitches one batch; `claimed == 0` means the queue had nothing due.
+    pub(super) async fn stitch_next_batch(&self) -> Result<StitchStats, BackendError> {
+        let Some(claim) = self.claim_stitch_batch().await? else {
+            return Ok(StitchStats::default());
+        };
+        let mut attempt = 1;
+        loop {
+            match self.stitch_claimed(&claim).await {
+                Ok(stats) => return Ok(stats),
+                Err(e) if attempt < ATTEMPTS => {
+                    self.logger
+                        .debug(&format!("Stitch batch failed, retrying: {e}"));
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Leases up to [`BATCH_SIZE`] due rows to a fresh ticket.
+    async fn claim_stitch_batch(&self) -> Result<Option<Claim>, BackendError> {
+        let now = now_ms();
+        let lease_until = now + LEASE_MS;
+        let ticket = uuid::Uuid::new_v4().to_string();
+        // PostgreSQL workers skip each other's rows; SQLite runs one writer at a
+        // time, so the statement alone is atomic there.
+        let lock = if self.db.is_postgres() {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE stitch_queue SET next_stitch_at = $1, stitch_ticket = $2 WHERE entity_ref IN \
+             (SELECT entity_ref FROM stitch_queue WHERE next_stitch_at <= $3 \
+             ORDER BY next_stitch_at LIMIT $4{lock}) RETURNING entity_ref"
+        );
+        let rows: Vec<(String,)> = on_pool!(&self.db, |pool| sqlx::query_as(AssertSqlSafe(sql))
+            .bind(lease_until)
+            .bind(&ticket)
+            .bind(now)
+            .bind(BATCH_SIZE)
+            .fetch_all(pool)
+            .await)?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Claim {
+            ticket,
+            lease_until,
+            refs: rows.into_iter().map(|(r,)| r).collect(),
+        }))
+    }
+
+    /// Loads, assembles and writes one claimed batch.
+    async fn stitch_claimed(&self, claim: &Claim) -> Result<StitchStats, BackendError> {
+        let plans = self.plan_stitches(&claim.refs).await?;
+        let mut stats = StitchStats {
+            claimed: claim.refs.len(),
+            ..StitchStats::default()
+        };
+
+        let mut tx = Tx::begin(&self.db).await?;
+        let pg = tx.is_postgres();
+
+        // Lock the rows final entities will reference before anything else, so
+        // that a concurrent deletion either finishes first or waits for us.
+        let mut live: HashMap<String, String> = HashMap::new();
+        for chunk in claim.refs.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT entity_ref, entity_id FROM refresh_state WHERE entity_ref IN ({}){}",
+                placeholders(1, chunk.len()),
+                if pg { " FOR KEY SHARE" } else { "" }
+            );
+            let rows: Vec<(String, String)> = on_tx!(&mut tx, |conn| {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q.bind(r);
+                }
+                q.fetch_all(conn).await
+            })?;
+            live.extend(rows);
+        }
+
+        // Rows another worker took over (after our lease ran out) are its job now.
+        let sql = format!(
+            "SELECT entity_ref FROM stitch_queue WHERE stitch_ticket = $1{}",
+            if pg { " FOR UPDATE" } else { "" }
+        );
+        let owned: HashSet<String> = on_tx!(&mut tx, |conn| sqlx::query_as::<_, (String,)>(
+            AssertSqlSafe(sql)
+        )
+        .bind(&claim.ticket)
+        .fetch_all(conn)
+        .await)?
+        .into_iter()
+        .map(|(r,)| r)
+        .collect();
+
+        let mut finals: HashMap<String, (String, String)> = HashMap::new();
+        let owned_refs: Vec<&String> = claim.refs.iter().filter(|r| owned.contains(*r)).collect();
+        for chunk in owned_refs.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT entity_ref, entity_id, hash FROM final_entities WHERE entity_ref IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<(String, String, String)> = on_tx!(&mut tx, |conn| {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q.bind(*r);
+                }
+                q.fetch_all(conn).await
+            })?;
+            finals.extend(rows.into_iter().map(|(r, id, hash)| (r, (id, hash))));
+        }
+
+        let mut writes: Vec<(&str, &Stitched)> = Vec::new();
+        let mut deletes: Vec<(&str, &str)> = Vec::new();
+        for entity_ref in owned_refs {
+            let Some(plan) = plans.get(entity_ref.as_str()) else {
+                continue;
+            };
+            let current = finals.get(entity_ref.as_str());
+            let live_id = live.get(entity_ref.as_str());
+            match plan {
+                Planned::Gone | Planned::Unprocessed if live_id.is_none() => {
+                    if let Some((id, _)) = current {
+                        deletes.push((entity_ref, id));
+                    }
+                }
+                // A row created after the read: its creator queued it again.
+                Planned::Gone => {}
+                Planned::Unprocessed => stats.unchanged += 1,
+                Planned::Ready(stitched) => {
+                    if live_id != Some(&stitched.entity_id) {
+                        // Deleted or replaced since the read; whoever changed it
+                        // queued the ref again (or removed its final entity).
+                        if live_id.is_none()
+                            && let Some((id, _)) = current
+                        {
+                            deletes.push((entity_ref, id));
+                        }
+                        continue;
+                    }
+                    match current {
+                        Some((id, hash)) if *id == stitched.entity_id && *hash == stitched.hash => {
+                            stats.unchanged += 1;
+                        }
+                        Some((id, _)) if *id != stitched.entity_id => {
+                            deletes.push((entity_ref, id));
+                            writes.push((entity_ref, stitched));
+                        }
+                        _ => writes.push((entity_ref, stitched)),
+                    }
+                }
+            }
+        }
+
+        for chunk in deletes.chunks(IN_CHUNK) {
+            let sql = format!(
+                "DELETE FROM final_entities WHERE entity_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            on_tx!(&mut tx, |conn| {
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for (_, id) in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(conn).await.map(drop)
+            })?;
+        }
+
+        let now = now_ms();
+        for chunk in writes.chunks(WRITE_CHUNK) {
+            let sql = format!(
+                "INSERT INTO final_entities (entity_id, entity_ref, hash, final_entity, last_updated_at) \
+                 VALUES {} ON CONFLICT (entity_id) DO UPDATE SET entity_ref = excluded.entity_ref, \
+                 hash = excluded.hash, final_entity = excluded.final_entity, \
+                 last_updated_at = excluded.last_updated_at",
+                value_tuples(chunk.len(), 5)
+            );
+            on_tx!(&mut tx, |conn| {
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for (entity_ref, s) in chunk {
+                    q = q
+                        .bind(&s.entity_id)
+                        .bind(*entity_ref)
+                        .bind(&s.hash)
+                        .bind(&s.json)
+                        .bind(now);
+                }
+                q.execute(conn).await.map(drop)
+            })?;
+        }
+
+        // A ref queued again while we worked had its time moved up from our
+        // lease; its row stays, so the newer state gets stitched too.
+        on_tx!(&mut tx, |conn| sqlx::query(
+            "DELETE FROM stitch_queue WHERE stitch_ticket = $1 AND next_stitch_at = $2"
+        )
+        .bind(&claim.ticket)
+        .bind(claim.lease_until)
+        .execute(conn)
+        .await
+        .map(drop))?;
+
+        let mut log: Vec<ChangeLogEntry> = Vec::with_capacity(deletes.len() + writes.len());
+        log.extend(deletes.iter().map(|(entity_ref, id)| ChangeLogEntry {
+            entity_ref: (*entity_ref).to_owned(),
+            entity_id: Some((*id).to_owned()),
+            op: ChangeOp::Delete,
+            hash: None,
+        }));
+        log.extend(writes.iter().map(|(entity_ref, s)| ChangeLogEntry {
+            entity_ref: (*entity_ref).to_owned(),
+            entity_id: Some(s.entity_id.clone()),
+            op: ChangeOp::Upsert,
+            hash: Some(s.hash.clone()),
+        }));
+        append_change_log(&mut tx, &log).await?;
+        tx.commit().await?;
+
+        stats.written = writes.len();
+        stats.deleted = deletes
+            .iter()
+            .filter(|(r, _)| !writes.iter().any(|(w, _)| w == r))
+            .count();
+        Ok(stats)
+    }
+
+    /// The read phase: a few set-based queries for the whole batch, then the
+    /// assembly of every final entity (outside any transaction, so writers are
+    /// not held up by it).
+    async fn plan_stitches(
+        &self,
+        refs: &[String],
+    ) -> Result<HashMap<String, Planned>, BackendError> {
+        let mut states: HashMap<String, StateRow> = HashMap::with_capacity(refs.len());
+        let mut relations: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut with_parent: HashSet<String> = HashSet::with_capacity(refs.len());
+        for chunk in refs.chunks(IN_CHUNK) {
+            let list = placeholders(1, chunk.len());
+            let sql = format!(
+                "SELECT entity_ref, entity_id, processed_entity, errors FROM refresh_state \
+                 WHERE entity_ref IN ({list})"
+            );
+            let rows: Vec<(String, String, Option<String>, Option<String>)> =
+                on_pool!(&self.db, |pool| {
+                    let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                    for r in chunk {
+                        q = q.bind(r);
+                    }
+                    q.fetch_all(pool).await
+                })?;
+            for (entity_ref, entity_id, processed, errors) in rows {
+                states.insert(
+                    entity_ref,
+                    StateRow {
+                        entity_id,
+                        processed,
+                        errors,
+                    },
+                );
+            }
+
+            let sql = format!(
+                "SELECT DISTINCT source_entity_ref, type, target_entity_ref FROM relations \
+                 WHERE source_entity_ref IN ({list})"
+            );
+            let rows: Vec<(String, String, String)> = on_pool!(&self.db, |pool| {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q.bind(r);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for (source, kind, target) in rows {
+                relations.entry(source).or_default().push((kind, target));
+            }
+
+            let sql = format!(
+                "SELECT DISTINCT target_entity_ref FROM refresh_state_references \
+                 WHERE target_entity_ref IN ({list})"
+            );
+            let rows: Vec<(String,)> = on_pool!(&self.db, |pool| {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q.bind(r);
+                }
+                q.fetch_all(pool).await
+            })?;
+            with_parent.extend(rows.into_iter().map(|(r,)| r));
+        }
+
+        let mut plans = HashMap::with_capacity(refs.len());
+        for entity_ref in refs {
+            let plan = match states.remove(entity_ref) {
+                None => Planned::Gone,
+                Some(StateRow {
+                    processed: None, ..
+                }) => Planned::Unprocessed,
+                Some(StateRow {
+                    entity_id,
+                    processed: Some(processed),
+                    errors,
+                }) => {
+                    let mut rels = relations.remove(entity_ref).unwrap_or_default();
+                    rels.sort_unstable();
+                    rels.dedup();
+                    let parsed = serde_json::from_str(&processed).ok();
+                    let assembled = parsed.and_then(|processed| {
+                        assemble(StitchInput {
+                            entity_id: &entity_id,
+                            processed,
+                            errors: errors.as_deref(),
+                            relations: &rels,
+                            has_parent: with_parent.contains(entity_ref),
+                        })
+                    });
+                    match assembled {
+                        Some(a) => Planned::Ready(Stitched {
+                            json: a.entity.to_string(),
+                            hash: a.hash,
+                            entity_id,
+                        }),
+                        None => {
+                            self.logger.warn(&format!(
+                                "Cannot stitch {entity_ref}: its processed entity is not a JSON object"
+                            ));
+                            Planned::Unprocessed
+                        }
+                    }
+                }
+            };
+            plans.insert(entity_ref.clone(), plan);
+        }
+        Ok(plans)
+    }
+}
