@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use greenroom_backend_defaults::{Backend, init_logging};
+use greenroom_backend_defaults::Backend;
+use greenroom_backend_defaults::logging::init_logging_with_schema;
 use greenroom_backend_plugin_api::BackendFeature;
 use greenroom_config::{LoadOptions, load};
 
@@ -26,7 +27,19 @@ pub(crate) fn run(config_paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
         Ok(config) => config,
         Err(e) => return Ok(fail(&e.to_string())),
     };
-    if let Err(e) = init_logging(&config) {
+    // The schema of the core and of every plugin decides which values are secret
+    // (redacted from logs) and which settings are required; a config that fails
+    // it does not start, as in Backstage.
+    let schema = crate::config_cmd::app_schema()?;
+    let problems = schema.validate(config.merged());
+    if !problems.is_empty() {
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Ok(fail(&format!(
+            "Config validation failed, {}",
+            listed.join("; ")
+        )));
+    }
+    if let Err(e) = init_logging_with_schema(&config, &schema) {
         return Ok(fail(&e.message));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
