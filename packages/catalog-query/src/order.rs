@@ -1,0 +1,352 @@
+//! Ordering: the `order` and `orderField` parameters (spec §4) and the ordered walks over a
+//! candidate set that serve pages without sorting the whole catalog.
+
+use std::cmp::Ordering;
+use std::ops::Bound;
+
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::QueryError;
+use crate::index::CatalogIndex;
+use crate::postings::KeyIndex;
+use crate::search::rows_for_key;
+
+/// One `order=asc:<field>` / `desc:<field>` directive of `GET /entities`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDirective {
+    /// Search key (lower-cased when parsed).
+    pub field: String,
+    /// Descending instead of ascending.
+    pub desc: bool,
+}
+
+/// The by-query `orderField` (`<field>[,asc|desc]`) or POST `orderBy` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderField {
+    /// Search key.
+    pub field: String,
+    /// Descending instead of ascending.
+    pub desc: bool,
+}
+
+/// Parses the repeatable `order` parameter of `GET /entities`.
+pub fn parse_order(params: &[String]) -> Result<Vec<OrderDirective>, QueryError> {
+    params
+        .iter()
+        .map(|param| {
+            let parsed = match param.split_once(':') {
+                Some(("asc", field)) if !field.is_empty() => Some((field, false)),
+                Some(("desc", field)) if !field.is_empty() => Some((field, true)),
+                _ => None,
+            };
+            let Some((field, desc)) = parsed.filter(|(f, _)| !f.contains(['\n', '\r'])) else {
+                return Err(QueryError::new(format!(
+                    "Invalid order parameter \"{param}\", expected \"<asc or desc>:<field name>\""
+                )));
+            };
+            Ok(OrderDirective {
+                field: field.to_lowercase(),
+                desc,
+            })
+        })
+        .collect()
+}
+
+/// Parses the repeatable `orderField` parameter; every value is validated, only the first is
+/// returned (Backstage ignores the rest).
+pub fn parse_order_field(params: &[String]) -> Result<Option<OrderField>, QueryError> {
+    let mut first = None;
+    for param in params {
+        let mut parts = param.split(',');
+        let field = parts.next().unwrap_or_default();
+        let desc = match parts.next() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(_) => {
+                return Err(QueryError::new(
+                    "Invalid order field order, must be asc or desc",
+                ));
+            }
+        };
+        if first.is_none() {
+            first = Some(OrderField {
+                field: field.to_owned(),
+                desc,
+            });
+        }
+    }
+    Ok(first)
+}
+
+/// Collects a page while walking: skips `skip` ids, then keeps up to `want`.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    pub(crate) skip: u64,
+    pub(crate) want: usize,
+    pub(crate) out: Vec<u32>,
+}
+
+impl Sink {
+    pub(crate) fn new(skip: u64, want: usize) -> Self {
+        Self {
+            skip,
+            want,
+            out: Vec::new(),
+        }
+    }
+
+    pub(crate) fn full(&self) -> bool {
+        self.out.len() >= self.want
+    }
+
+    /// Offers one id; returns whether the walk should continue.
+    pub(crate) fn push(&mut self, id: u32) -> bool {
+        if self.skip > 0 {
+            self.skip -= 1;
+        } else {
+            self.out.push(id);
+        }
+        !self.full()
+    }
+
+    /// Skips a whole block of `len` ids if the remaining skip covers it.
+    fn skip_block(&mut self, len: u64) -> bool {
+        if self.skip >= len {
+            self.skip -= len;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How many more ids the walk must produce (skipped ones included).
+    pub(crate) fn need(&self) -> u64 {
+        self.skip
+            .saturating_add(self.want.saturating_sub(self.out.len()) as u64)
+    }
+}
+
+/// Whether sorting a set is cheaper than walking a global order and testing membership.
+/// `collect_factor` weighs how expensive producing one sort key is.
+pub(crate) fn prefer_collect(set_len: u64, universe: u64, need: u64, collect_factor: u64) -> bool {
+    let set_len = set_len.max(1);
+    let walk = need
+        .saturating_mul(universe)
+        .saturating_div(set_len)
+        .min(universe);
+    let log = u64::from(64 - set_len.leading_zeros());
+    set_len.saturating_mul(log + collect_factor) < walk
+}
+
+/// A sort value: the lower-cased value chosen for the entity, `None` when missing.
+pub(crate) type SortValue = Option<String>;
+
+impl CatalogIndex {
+    /// The value an entity sorts by for `key`: its smallest non-null value, or its largest
+    /// for descending orders (the first row it would appear in).
+    pub(crate) fn sort_value(&self, id: u32, key: &str, largest: bool) -> SortValue {
+        let entity = self.entity_ref_of(id)?;
+        let values = rows_for_key(entity.entity(), key)
+            .into_iter()
+            .filter_map(|row| row.value);
+        if largest { values.max() } else { values.min() }
+    }
+
+    /// The ids of a value bucket restricted to `set`, keeping multi-valued entities only in
+    /// the bucket of their own sort value.
+    pub(crate) fn bucket_members(
+        &self,
+        index: &KeyIndex,
+        key: &str,
+        value: &str,
+        ids: &crate::postings::Posting,
+        set: &RoaringBitmap,
+        largest: bool,
+    ) -> RoaringBitmap {
+        let mut members = ids.intersect(set);
+        if !index.multi.is_empty() {
+            let multi = index.multi.intersect(&members);
+            for id in &multi {
+                if self.sort_value(id, key, largest).as_deref() != Some(value) {
+                    members.remove(id);
+                }
+            }
+        }
+        members
+    }
+
+    /// Walks `set` in uid order (descending if `desc`), strictly after `after` when given.
+    pub(crate) fn walk_uid(
+        &self,
+        set: &RoaringBitmap,
+        desc: bool,
+        after: Option<&str>,
+        sink: &mut Sink,
+    ) -> bool {
+        if after.is_none() && sink.skip_block(set.len()) {
+            return true;
+        }
+        let universe = self.by_uid.len() as u64;
+        if prefer_collect(set.len(), universe, sink.need(), 1) {
+            let mut ids: Vec<(&str, u32)> = set
+                .iter()
+                .filter_map(|id| Some((self.entity_ref_of(id)?.uid(), id)))
+                .filter(|(uid, _)| match after {
+                    None => true,
+                    Some(bound) if desc => *uid < bound,
+                    Some(bound) => *uid > bound,
+                })
+                .collect();
+            ids.sort_unstable();
+            if desc {
+                ids.reverse();
+            }
+            for (_, id) in ids {
+                if !sink.push(id) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        let range: Box<dyn Iterator<Item = (&std::sync::Arc<str>, &u32)>> = match (after, desc) {
+            (None, false) => Box::new(self.by_uid.iter()),
+            (None, true) => Box::new(self.by_uid.iter().rev()),
+            (Some(bound), false) => Box::new(
+                self.by_uid
+                    .range::<str, _>((Bound::Excluded(bound), Bound::Unbounded)),
+            ),
+            (Some(bound), true) => Box::new(
+                self.by_uid
+                    .range::<str, _>((Bound::Unbounded, Bound::Excluded(bound)))
+                    .rev(),
+            ),
+        };
+        for (_, &id) in range {
+            if set.contains(id) && !sink.push(id) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Walks `set` in canonical entity ref order (the default order of `GET /entities`).
+    pub(crate) fn walk_ref(&self, set: &RoaringBitmap, sink: &mut Sink) -> bool {
+        if sink.skip_block(set.len()) {
+            return true;
+        }
+        let universe = self.by_ref.len() as u64;
+        if prefer_collect(set.len(), universe, sink.need(), 1) {
+            let mut ids: Vec<(&str, u32)> = set
+                .iter()
+                .filter_map(|id| Some((self.entity_ref_of(id)?.entity_ref(), id)))
+                .collect();
+            ids.sort_unstable();
+            for (_, id) in ids {
+                if !sink.push(id) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        for &id in self.by_ref.values() {
+            if set.contains(id) && !sink.push(id) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Walks `set` by `order` directives (missing values last for every direction), then uid
+    /// ascending, as the paginated `GET /entities` does.
+    pub(crate) fn walk_directives(
+        &self,
+        directives: &[(String, bool)],
+        set: &RoaringBitmap,
+        sink: &mut Sink,
+    ) -> bool {
+        let Some(((key, desc), rest)) = directives.split_first() else {
+            return self.walk_uid(set, false, None, sink);
+        };
+        if set.is_empty() || sink.skip_block(set.len()) {
+            return true;
+        }
+        let Some(index) = self.keys.get(key.as_str()) else {
+            // Nobody has the field: everyone ties, so the remaining directives decide.
+            return self.walk_directives(rest, set, sink);
+        };
+        let buckets = index.values.len() as u64;
+        if prefer_collect(set.len(), buckets, sink.need(), 8) {
+            return self.collect_directives(directives, set, sink);
+        }
+        let values: Box<dyn Iterator<Item = _>> = if *desc {
+            Box::new(index.values.iter().rev())
+        } else {
+            Box::new(index.values.iter())
+        };
+        let mut remaining = set.clone();
+        for (value, entry) in values {
+            if remaining.is_empty() {
+                return true;
+            }
+            let members = self.bucket_members(index, key, value, &entry.ids, &remaining, *desc);
+            if members.is_empty() {
+                continue;
+            }
+            remaining -= &members;
+            if sink.skip_block(members.len()) {
+                continue;
+            }
+            if !self.walk_directives(rest, &members, sink) {
+                return false;
+            }
+        }
+        // Whatever is left lacks a value for this directive and sorts last.
+        self.walk_directives(rest, &remaining, sink)
+    }
+
+    fn collect_directives(
+        &self,
+        directives: &[(String, bool)],
+        set: &RoaringBitmap,
+        sink: &mut Sink,
+    ) -> bool {
+        let mut rows: Vec<(Vec<SortValue>, &str, u32)> = set
+            .iter()
+            .filter_map(|id| {
+                let uid = self.entity_ref_of(id)?.uid();
+                let values = directives
+                    .iter()
+                    .map(|(key, desc)| self.sort_value(id, key, *desc))
+                    .collect();
+                Some((values, uid, id))
+            })
+            .collect();
+        rows.sort_unstable_by(|a, b| {
+            for (i, (_, desc)) in directives.iter().enumerate() {
+                let ordering = compare_missing_last(&a.0[i], &b.0[i], *desc);
+                if ordering != Ordering::Equal {
+                    return ordering;
+                }
+            }
+            a.1.cmp(b.1)
+        });
+        for (_, _, id) in rows {
+            if !sink.push(id) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Compares two sort values in a direction, with missing values last either way.
+fn compare_missing_last(a: &SortValue, b: &SortValue, desc: bool) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(a), Some(b)) if desc => b.cmp(a),
+        (Some(a), Some(b)) => a.cmp(b),
+    }
+}
