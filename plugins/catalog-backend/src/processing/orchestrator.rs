@@ -1,0 +1,546 @@
+//! The orchestrator: runs one entity through the stages of spec §8.5 (envelope,
+//! context, pre-processing, policies, kind validation, location reading,
+//! post-processing, `catalog.rules`) and collects what the processors emitted.
+//! Also the two in-memory uses of it: validate-entity and the dry run of a location.
+
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use greenroom_backend_plugin_api::BackendError;
+use greenroom_catalog_model::annotations::{
+    ANNOTATION_MANAGED_BY_LOCATION, ANNOTATION_MANAGED_BY_ORIGIN_LOCATION,
+};
+use greenroom_catalog_model::entity::{
+    apply_default_namespace, check_envelope, check_identity_unchanged,
+};
+use greenroom_catalog_model::entity_ref::entity_ref_of;
+use greenroom_catalog_model::kinds::KindSet;
+use greenroom_catalog_model::location::{
+    LocationSpec, Presence, generated_location_entity, location_entity_targets,
+};
+use greenroom_catalog_model::location_ref::{LocationRef, parse_location_ref};
+use greenroom_catalog_model::problem::ProblemKind;
+use greenroom_catalog_model::validation::EntityValidator;
+use greenroom_plugin_catalog_node::{Emitter, ProcessingContext, ProcessorEmit};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::sql::{Arg, fetch_pool};
+use crate::db::hash_json;
+use crate::engine::CatalogEngine;
+
+/// A processing error as stored in `refresh_state.errors` and returned by
+/// validate-entity: `{name, message}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessingErrorBody {
+    pub name: String,
+    pub message: String,
+}
+
+impl ProcessingErrorBody {
+    fn new(name: &str, message: impl Into<String>) -> Self {
+        Self {
+            name: name.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A child entity emitted by processing, ready to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct Child {
+    pub(crate) entity_ref: String,
+    pub(crate) entity: Value,
+    pub(crate) location_key: String,
+    pub(crate) hash: String,
+}
+
+/// Everything one processing run produced.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outcome {
+    /// The completed entity (namespace defaulted), when the run succeeded.
+    pub(crate) entity: Option<Value>,
+    pub(crate) errors: Vec<ProcessingErrorBody>,
+    pub(crate) children: Vec<Child>,
+    /// `(source, type, target)` canonical refs, deduplicated and sorted.
+    pub(crate) relations: Vec<(String, String, String)>,
+    pub(crate) refresh_keys: Vec<String>,
+}
+
+impl Outcome {
+    pub(crate) fn ok(&self) -> bool {
+        self.errors.is_empty() && self.entity.is_some()
+    }
+
+    fn failed(errors: Vec<ProcessingErrorBody>) -> Self {
+        Outcome {
+            errors,
+            ..Outcome::default()
+        }
+    }
+
+    /// The result hash: errors, and on success the entity, children, relations,
+    /// refresh keys and the current parents (spec §8.4).
+    pub(crate) fn result_hash(&self, parents: &[String]) -> String {
+        if !self.ok() {
+            return hash_json(&json!({ "errors": self.errors }));
+        }
+        let children: Vec<Value> = self
+            .children
+            .iter()
+            .map(|c| json!({"entity": c.entity, "locationKey": c.location_key}))
+            .collect();
+        hash_json(&json!({
+            "errors": self.errors,
+            "entity": self.entity,
+            "children": children,
+            "relations": self.relations,
+            "refreshKeys": self.refresh_keys,
+            "parents": parents,
+        }))
+    }
+}
+
+/// What a dry run registered: the location as it would be stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DryRunLocation {
+    /// `<type>:<target>` (a dry run stores nothing, so there is no row id).
+    pub id: String,
+    #[serde(rename = "type")]
+    pub location_type: String,
+    pub target: String,
+    #[serde(rename = "entityRef")]
+    pub entity_ref: String,
+}
+
+/// The result of [`CatalogEngine::dry_run_location`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DryRunResult {
+    /// Whether an identical location is already stored.
+    pub exists: bool,
+    pub location: DryRunLocation,
+    /// The processed entities, the generated Location first.
+    pub entities: Vec<Value>,
+}
+
+/// The most entities a dry run processes, so a huge tree cannot exhaust memory.
+const DRY_RUN_LIMIT: usize = 10_000;
+
+fn input(message: impl Into<String>) -> ProcessingErrorBody {
+    ProcessingErrorBody::new("InputError", message)
+}
+
+fn caused_by(processor: &str, stage: &str, error: &BackendError) -> ProcessingErrorBody {
+    input(format!(
+        "Processor {processor} threw an error while {stage}; caused by {error}"
+    ))
+}
+
+fn annotation<'v>(entity: &'v Value, key: &str) -> Option<&'v str> {
+    entity
+        .get("metadata")?
+        .get("annotations")?
+        .get(key)?
+        .as_str()
+}
+
+impl CatalogEngine {
+    /// Runs one entity through every stage. Never fails: problems end up in
+    /// [`Outcome::errors`], and any error makes the run unsuccessful.
+    pub(crate) async fn process_entity(&self, unprocessed: &Value) -> Outcome {
+        // 1. Envelope.
+        let problems = check_envelope(unprocessed);
+        if !problems.is_empty() {
+            let causes: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+            return Outcome::failed(vec![input(format!(
+                "Entity envelope failed validation before processing; caused by {}",
+                causes.join("; ")
+            ))]);
+        }
+        let Some(own_ref) = entity_ref_of(unprocessed).map(|r| r.to_canonical()) else {
+            return Outcome::failed(vec![input(
+                "Entity envelope failed validation before processing",
+            )]);
+        };
+
+        // 2. Context.
+        let parse = |key: &str| -> Result<LocationRef, ProcessingErrorBody> {
+            let raw = annotation(unprocessed, key).ok_or_else(|| {
+                input(format!(
+                    "Entity {own_ref} does not have the annotation {key}"
+                ))
+            })?;
+            parse_location_ref(raw).map_err(|e| input(e.to_string()))
+        };
+        let context = match (
+            parse(ANNOTATION_MANAGED_BY_LOCATION),
+            parse(ANNOTATION_MANAGED_BY_ORIGIN_LOCATION),
+        ) {
+            (Ok(location), Ok(origin_location)) => ProcessingContext {
+                location,
+                origin_location,
+            },
+            (Err(e), _) | (_, Err(e)) => return Outcome::failed(vec![e]),
+        };
+
+        let mut emitter = Emitter::default();
+        let mut entity = unprocessed.clone();
+
+        // 3. Pre-processing.
+        for processor in &self.processors {
+            match processor.pre_process(entity, &context, &mut emitter).await {
+                Ok(next) => entity = next,
+                Err(e) => {
+                    return Outcome::failed(vec![caused_by(processor.name(), "preprocessing", &e)]);
+                }
+            }
+        }
+
+        // 4. Policies, and the identity freeze.
+        let validator = EntityValidator {
+            kinds: KindSet::empty(),
+            ..EntityValidator::default()
+        };
+        let policy: Vec<String> = validator
+            .validate(&entity)
+            .into_iter()
+            .filter(|p| p.kind != ProblemKind::Kind)
+            .map(|p| p.message)
+            .collect();
+        if !policy.is_empty() {
+            return Outcome::failed(vec![input(format!(
+                "Policy check failed for {own_ref}; caused by Error: {}",
+                policy.join("; ")
+            ))]);
+        }
+        apply_default_namespace(&mut entity);
+        if let Err(problem) = check_identity_unchanged(unprocessed, &entity) {
+            return Outcome::failed(vec![ProcessingErrorBody::new(
+                "ConflictError",
+                problem.message,
+            )]);
+        }
+
+        // 5. Kind validation: every processor is asked; one yes is enough.
+        let mut recognized = false;
+        for processor in &self.processors {
+            match processor.validate_entity_kind(&entity).await {
+                Ok(true) => recognized = true,
+                Ok(false) => {}
+                Err(e) => {
+                    let stage = format!("validating the entity {own_ref}");
+                    return Outcome::failed(vec![caused_by(processor.name(), &stage, &e)]);
+                }
+            }
+        }
+        if !recognized {
+            return Outcome::failed(vec![input(format!(
+                "No processor recognized the entity {own_ref} as valid, possibly caused by a foreign kind or apiVersion"
+            ))]);
+        }
+
+        // 6. Location targets.
+        let mut errors = Vec::new();
+        if entity.get("kind").and_then(Value::as_str) == Some("Location") {
+            for target in location_entity_targets(&entity, &context.location) {
+                let spec = match target {
+                    Ok(spec) => spec,
+                    Err(problem) => {
+                        errors.push(input(problem.message));
+                        continue;
+                    }
+                };
+                let optional = spec.presence == Presence::Optional;
+                let mut handled = false;
+                for processor in &self.processors {
+                    match processor
+                        .read_location(&spec, optional, &context, &mut emitter)
+                        .await
+                    {
+                        Ok(true) => {
+                            handled = true;
+                            break;
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            let stage = format!("reading {}:{}", spec.location_type, spec.target);
+                            errors.push(caused_by(processor.name(), &stage, &e));
+                            handled = true;
+                            break;
+                        }
+                    }
+                }
+                if !handled {
+                    errors.push(input(format!(
+                        "No processor was able to handle reading of {}:{}",
+                        spec.location_type, spec.target
+                    )));
+                }
+            }
+        }
+
+        // 7. Post-processing.
+        for processor in &self.processors {
+            match processor.post_process(entity, &context, &mut emitter).await {
+                Ok(next) => entity = next,
+                Err(e) => {
+                    errors.push(caused_by(processor.name(), "postprocessing", &e));
+                    return Outcome::failed(errors);
+                }
+            }
+        }
+
+        // What the processors emitted.
+        let mut children = Vec::new();
+        let mut relations = BTreeSet::new();
+        let mut refresh_keys = Vec::new();
+        let origin = context.origin_location.to_string();
+        for item in emitter.into_items() {
+            match item {
+                ProcessorEmit::Entity {
+                    entity: child,
+                    location,
+                } => match self.child_entity(child, &location.to_string(), &origin, &own_ref) {
+                    Ok(Some(child)) => children.push(child),
+                    Ok(None) => {}
+                    Err(e) => errors.push(e),
+                },
+                ProcessorEmit::Location(spec) => {
+                    let mut generated = generated_location_entity(&spec);
+                    let own_location = context.location.to_string();
+                    if let Some(annotations) = generated
+                        .pointer_mut("/metadata/annotations")
+                        .and_then(Value::as_object_mut)
+                    {
+                        annotations.insert(
+                            ANNOTATION_MANAGED_BY_LOCATION.to_owned(),
+                            Value::String(own_location.clone()),
+                        );
+                        annotations.insert(
+                            ANNOTATION_MANAGED_BY_ORIGIN_LOCATION.to_owned(),
+                            Value::String(origin.clone()),
+                        );
+                    }
+                    if let Some(entity_ref) = entity_ref_of(&generated).map(|r| r.to_canonical()) {
+                        children.push(Child {
+                            entity_ref,
+                            hash: hash_json(&generated),
+                            entity: generated,
+                            location_key: own_location,
+                        });
+                    }
+                }
+                ProcessorEmit::Relation(relation) => {
+                    relations.insert(relation.canonical_key());
+                }
+                ProcessorEmit::Error(error) => {
+                    errors.push(ProcessingErrorBody::new(&error.name, error.message))
+                }
+                ProcessorEmit::RefreshKey(key) => {
+                    if !refresh_keys.contains(&key) {
+                        refresh_keys.push(key);
+                    }
+                }
+            }
+        }
+
+        // 8. catalog.rules, against the origin location.
+        if errors.is_empty() {
+            let entities: Vec<Value> = children.iter().map(|c| c.entity.clone()).collect();
+            if let Err(problem) =
+                self.rules
+                    .check_children(&entities, &context.location, &context.origin_location)
+            {
+                let message = problem
+                    .message
+                    .strip_prefix("NotAllowedError: ")
+                    .unwrap_or(&problem.message)
+                    .to_owned();
+                errors.push(ProcessingErrorBody::new("NotAllowedError", message));
+            }
+        }
+        if !errors.is_empty() {
+            return Outcome::failed(errors);
+        }
+        Outcome {
+            entity: Some(entity),
+            errors,
+            children,
+            relations: relations.into_iter().collect(),
+            refresh_keys,
+        }
+    }
+
+    /// Checks and annotates one emitted entity (spec §2 A.2–A.4). `Ok(None)` for an
+    /// entity that is the parent itself (ignored, as Backstage does).
+    fn child_entity(
+        &self,
+        mut child: Value,
+        location: &str,
+        origin: &str,
+        parent_ref: &str,
+    ) -> Result<Option<Child>, ProcessingErrorBody> {
+        let problems = check_envelope(&child);
+        if !problems.is_empty() {
+            let causes: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+            return Err(input(format!(
+                "Entity at {location} failed envelope validation; caused by {}",
+                causes.join("; ")
+            )));
+        }
+        let Some(entity_ref) = entity_ref_of(&child).map(|r| r.to_canonical()) else {
+            return Err(input(format!("Entity at {location} has no kind or name")));
+        };
+        if entity_ref == parent_ref {
+            self.logger.warn(&format!(
+                "Entity {entity_ref} at {location} emitted itself; ignored"
+            ));
+            return Ok(None);
+        }
+        let Some(metadata) = child.get_mut("metadata").and_then(Value::as_object_mut) else {
+            return Err(input(format!(
+                "Entity {entity_ref} at {location} has no metadata object"
+            )));
+        };
+        let annotations = metadata
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Some(annotations) = annotations.as_object_mut() else {
+            return Err(input(format!(
+                "metadata.annotations must be a valid object, in entity {entity_ref} at {location}"
+            )));
+        };
+        annotations.insert(
+            ANNOTATION_MANAGED_BY_LOCATION.to_owned(),
+            Value::String(location.to_owned()),
+        );
+        annotations.insert(
+            ANNOTATION_MANAGED_BY_ORIGIN_LOCATION.to_owned(),
+            Value::String(origin.to_owned()),
+        );
+        Ok(Some(Child {
+            entity_ref,
+            hash: hash_json(&child),
+            entity: child,
+            location_key: location.to_owned(),
+        }))
+    }
+
+    /// `POST /validate-entity` (spec §7.11): runs the entity through the whole
+    /// pipeline at `location` (a `url:` location ref) without storing anything.
+    pub async fn validate_entity(
+        &self,
+        mut entity: Value,
+        location: &str,
+    ) -> Result<(), Vec<ProcessingErrorBody>> {
+        let invalid_location = || {
+            vec![ProcessingErrorBody::new(
+                "TypeError",
+                format!(
+                    "Invalid location ref {location}, only 'url:<target>' is supported, e.g. url:https://host/path"
+                ),
+            )]
+        };
+        match parse_location_ref(location) {
+            Ok(parsed) if parsed.location_type == "url" => {}
+            _ => return Err(invalid_location()),
+        }
+        let problems = check_envelope(&entity);
+        if !problems.is_empty() {
+            return Err(problems
+                .into_iter()
+                .map(|p| ProcessingErrorBody::new("TypeError", p.message))
+                .collect());
+        }
+        if let Some(metadata) = entity.get_mut("metadata").and_then(Value::as_object_mut) {
+            let annotations = metadata
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(annotations) = annotations.as_object_mut() {
+                for key in [
+                    ANNOTATION_MANAGED_BY_LOCATION,
+                    ANNOTATION_MANAGED_BY_ORIGIN_LOCATION,
+                ] {
+                    annotations
+                        .entry(key)
+                        .or_insert_with(|| Value::String(location.to_owned()));
+                }
+            }
+        }
+        let outcome = self.process_entity(&entity).await;
+        if outcome.ok() {
+            Ok(())
+        } else {
+            Err(outcome.errors)
+        }
+    }
+
+    /// The dry run of `POST /locations?dryRun=true` (spec §7.12): the generated
+    /// Location entity and everything reachable from it are processed in memory;
+    /// nothing is written. Any processing error, or one ref emitted twice, is an
+    /// `InputError`.
+    pub async fn dry_run_location(
+        &self,
+        location_type: &str,
+        target: &str,
+    ) -> Result<DryRunResult, BackendError> {
+        let spec = LocationSpec {
+            location_type: location_type.to_owned(),
+            target: target.to_owned(),
+            presence: Presence::Required,
+        };
+        let root = generated_location_entity(&spec);
+        let root_ref = entity_ref_of(&root)
+            .map(|r| r.to_canonical())
+            .ok_or_else(|| BackendError::internal("generated location has no ref"))?;
+        let exists = !fetch_pool(
+            &self.db,
+            "SELECT id FROM locations WHERE type = $1 AND target = $2".to_owned(),
+            vec![Arg::from(location_type), Arg::from(target)],
+            1,
+        )
+        .await?
+        .is_empty();
+
+        let mut seen: HashSet<String> = HashSet::from([root_ref.clone()]);
+        let mut queue = VecDeque::from([root]);
+        let mut entities = Vec::new();
+        while let Some(entity) = queue.pop_front() {
+            if entities.len() >= DRY_RUN_LIMIT {
+                return Err(BackendError::input(format!(
+                    "Location {location_type}:{target} yields more than {DRY_RUN_LIMIT} entities"
+                )));
+            }
+            let outcome = self.process_entity(&entity).await;
+            if !outcome.ok() {
+                let messages: Vec<String> = outcome
+                    .errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.name, e.message))
+                    .collect();
+                return Err(BackendError::input(messages.join(", ")));
+            }
+            for child in outcome.children {
+                if !seen.insert(child.entity_ref.clone()) {
+                    return Err(BackendError::input(format!(
+                        "Duplicate nested entity: {}",
+                        child.entity_ref
+                    )));
+                }
+                queue.push_back(child.entity);
+            }
+            if let Some(done) = outcome.entity {
+                entities.push(done);
+            }
+        }
+        Ok(DryRunResult {
+            exists,
+            location: DryRunLocation {
+                id: format!("{location_type}:{target}"),
+                location_type: location_type.to_owned(),
+                target: target.to_owned(),
+                entity_ref: root_ref,
+            },
+            entities,
+        })
+    }
+}

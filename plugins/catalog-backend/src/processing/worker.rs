@@ -1,0 +1,541 @@
+//! The processing loop (spec §8.4, §8.6): claims due `refresh_state` rows in
+//! batches under a lease, runs the orchestrator on them concurrently, and writes
+//! each batch's results in one transaction: processed entities, errors, children
+//! and their ownership edges, relations and refresh keys, then queues stitching.
+//! (`refresh_entity`, spec §7.10, lives with stitching.)
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use greenroom_backend_plugin_api::BackendError;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::mutations::stored_refresh_key;
+use super::orchestrator::{Child, Outcome, ProcessingErrorBody};
+use super::sql::{Arg, col, exec, exec_in, fetch, fetch_in, insert_rows, opt, tuples};
+use crate::db::{Tx, enqueue_stitch, now_ms};
+use crate::engine::CatalogEngine;
+
+/// Rows claimed per batch.
+const BATCH_SIZE: i64 = 200;
+/// Entities processed at once within a batch.
+const CONCURRENCY: usize = 8;
+/// How long the loop waits when nothing is due.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// A claimed row.
+#[derive(Debug)]
+struct Claimed {
+    entity_id: String,
+    entity_ref: String,
+    unprocessed: String,
+    result_hash: Option<String>,
+}
+
+/// A claimed row after processing.
+#[derive(Debug)]
+struct Done {
+    claimed: Claimed,
+    outcome: Outcome,
+    hash: String,
+}
+
+impl CatalogEngine {
+    /// Starts the processing loop; it stops when `shutdown` is cancelled. With
+    /// `catalog.processingInterval: false` the task ends at once.
+    pub fn start_processing(self: &Arc<Self>, shutdown: CancellationToken) -> JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if engine.settings.processing_interval.is_none() {
+                return;
+            }
+            while !shutdown.is_cancelled() {
+                let wait = match engine.process_batch().await {
+                    Ok(0) => true,
+                    Ok(_) => false,
+                    Err(e) => {
+                        engine
+                            .logger
+                            .error(&format!("Processing batch failed: {e}"));
+                        true
+                    }
+                };
+                if wait {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(IDLE_POLL) => {}
+                    }
+                }
+            }
+        })
+    }
+
+    /// Processes batches until no row is due; returns how many rows were processed.
+    /// For tests and benchmarks (and a one-shot ingestion).
+    pub async fn process_pending_until_idle(self: &Arc<Self>) -> Result<usize, BackendError> {
+        let mut total = 0;
+        loop {
+            let n = self.process_batch().await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    /// The lease of a claimed batch: a uniformly random point of the interval.
+    fn lease_until(&self, now: i64) -> i64 {
+        let (min, max) = self
+            .settings
+            .processing_interval
+            .unwrap_or((Duration::from_secs(100), Duration::from_secs(150)));
+        let (min, max) = (
+            min.as_millis() as f64,
+            max.as_millis().max(min.as_millis()) as f64,
+        );
+        let random = (uuid::Uuid::new_v4().as_u128() >> 64) as u64 as f64 / u64::MAX as f64;
+        now + (min + (max - min) * random) as i64
+    }
+
+    /// Claims, processes and writes one batch; returns how many rows it claimed.
+    async fn process_batch(self: &Arc<Self>) -> Result<usize, BackendError> {
+        let claimed = self.claim().await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let count = claimed.len();
+        let parents = self.parents_of(&claimed).await?;
+        let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
+        let mut tasks = JoinSet::new();
+        for (i, item) in claimed.iter().enumerate() {
+            let engine = self.clone();
+            let semaphore = semaphore.clone();
+            let text = item.unprocessed.clone();
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await;
+                let outcome = match serde_json::from_str::<Value>(&text) {
+                    Ok(entity) => engine.process_entity(&entity).await,
+                    Err(e) => Outcome {
+                        errors: vec![ProcessingErrorBody {
+                            name: "InputError".to_owned(),
+                            message: format!("Stored entity is not valid JSON: {e}"),
+                        }],
+                        ..Outcome::default()
+                    },
+                };
+                (i, outcome)
+            });
+        }
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
+        while let Some(joined) = tasks.join_next().await {
+            let (i, outcome) = joined
+                .map_err(|e| BackendError::internal(format!("processing task failed: {e}")))?;
+            if let Some(slot) = outcomes.get_mut(i) {
+                *slot = Some(outcome);
+            }
+        }
+        let done: Vec<Done> = claimed
+            .into_iter()
+            .zip(outcomes)
+            .filter_map(|(claimed, outcome)| {
+                let outcome = outcome?;
+                let empty = Vec::new();
+                let hash = outcome.result_hash(parents.get(&claimed.entity_ref).unwrap_or(&empty));
+                Some(Done {
+                    claimed,
+                    outcome,
+                    hash,
+                })
+            })
+            .collect();
+        self.write_results(done).await?;
+        Ok(count)
+    }
+
+    /// Claims up to a batch of due rows, moving their `next_update_at` past the lease.
+    async fn claim(&self) -> Result<Vec<Claimed>, BackendError> {
+        let now = now_ms();
+        let lock = if self.db.is_postgres() {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE refresh_state SET next_update_at = $1 WHERE entity_id IN (\
+             SELECT entity_id FROM refresh_state WHERE next_update_at <= $2 \
+             ORDER BY next_update_at LIMIT $3{lock}) \
+             RETURNING entity_id, entity_ref, unprocessed_entity, result_hash"
+        );
+        let mut tx = Tx::begin(&self.db).await?;
+        let rows = fetch(
+            &mut tx,
+            sql,
+            vec![
+                Arg::Int(self.lease_until(now)),
+                Arg::Int(now),
+                Arg::Int(BATCH_SIZE),
+            ],
+            4,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(rows
+            .iter()
+            .map(|r| Claimed {
+                entity_id: col(r, 0),
+                entity_ref: col(r, 1),
+                unprocessed: col(r, 2),
+                result_hash: opt(r, 3),
+            })
+            .collect())
+    }
+
+    /// The current parents of each claimed entity, sorted: `entity:<ref>` for a
+    /// parent entity, `provider:<name>` for a provider.
+    async fn parents_of(
+        &self,
+        claimed: &[Claimed],
+    ) -> Result<HashMap<String, Vec<String>>, BackendError> {
+        let refs: Vec<String> = claimed.iter().map(|c| c.entity_ref.clone()).collect();
+        let mut tx = Tx::begin(&self.db).await?;
+        let rows = fetch_in(
+            &mut tx,
+            "SELECT target_entity_ref, source_key, source_entity_ref FROM refresh_state_references \
+             WHERE target_entity_ref IN ({})",
+            &[],
+            &refs,
+            3,
+        )
+        .await?;
+        tx.commit().await?;
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        for row in rows {
+            let parent = match (opt(&row, 1), opt(&row, 2)) {
+                (Some(key), _) => format!("provider:{key}"),
+                (None, Some(source)) => format!("entity:{source}"),
+                (None, None) => continue,
+            };
+            out.entry(col(&row, 0)).or_default().push(parent);
+        }
+        for parents in out.values_mut() {
+            parents.sort();
+            parents.dedup();
+        }
+        Ok(out)
+    }
+
+    /// Writes one batch's results in one transaction (spec §8.4, §8.6).
+    async fn write_results(&self, done: Vec<Done>) -> Result<(), BackendError> {
+        let changed: Vec<&Done> = done
+            .iter()
+            .filter(|d| d.claimed.result_hash.as_deref() != Some(d.hash.as_str()))
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let (succeeded, failed): (Vec<&Done>, Vec<&Done>) =
+            changed.into_iter().partition(|d| d.outcome.ok());
+        let now = now_ms();
+        let mut stitch: BTreeSet<String> = BTreeSet::new();
+        let mut tx = Tx::begin(&self.db).await?;
+
+        // Failures: only the errors and the hash; the last good output stays.
+        for d in &failed {
+            let errors =
+                serde_json::to_string(&d.outcome.errors).unwrap_or_else(|_| "[]".to_owned());
+            exec(
+                &mut tx,
+                "UPDATE refresh_state SET errors = $1, result_hash = $2 WHERE entity_id = $3"
+                    .to_owned(),
+                vec![
+                    Arg::Text(errors),
+                    Arg::from(&d.hash),
+                    Arg::from(&d.claimed.entity_id),
+                ],
+            )
+            .await?;
+            stitch.insert(d.claimed.entity_ref.clone());
+        }
+
+        if !succeeded.is_empty() {
+            self.write_succeeded(&mut tx, &succeeded, now, &mut stitch)
+                .await?;
+        }
+        let stitch: Vec<String> = stitch.into_iter().collect();
+        enqueue_stitch(&mut tx, &stitch, now).await?;
+        tx.commit().await
+    }
+
+    async fn write_succeeded(
+        &self,
+        tx: &mut Tx,
+        succeeded: &[&Done],
+        now: i64,
+        stitch: &mut BTreeSet<String>,
+    ) -> Result<(), BackendError> {
+        let ids: Vec<String> = succeeded
+            .iter()
+            .map(|d| d.claimed.entity_id.clone())
+            .collect();
+        let parent_refs: Vec<String> = succeeded
+            .iter()
+            .map(|d| d.claimed.entity_ref.clone())
+            .collect();
+
+        // Processed entities.
+        for chunk in succeeded.chunks(100) {
+            let mut args = Vec::with_capacity(chunk.len() * 3);
+            for d in chunk {
+                let mut entity = d.outcome.entity.clone().unwrap_or(Value::Null);
+                if let Some(metadata) = entity.get_mut("metadata").and_then(Value::as_object_mut) {
+                    metadata.insert("uid".to_owned(), Value::String(d.claimed.entity_id.clone()));
+                }
+                args.push(Arg::from(&d.claimed.entity_id));
+                args.push(Arg::Text(entity.to_string()));
+                args.push(Arg::from(&d.hash));
+            }
+            let sql = format!(
+                "UPDATE refresh_state SET processed_entity = v.column2, result_hash = v.column3, errors = '[]' \
+                 FROM (VALUES {}) AS v WHERE refresh_state.entity_id = v.column1",
+                tuples(1, chunk.len(), 3)
+            );
+            exec(tx, sql, args).await?;
+        }
+
+        // Relations: replace those originating from each entity; stitch the sources
+        // of added and removed ones.
+        let old = fetch_in(
+            tx,
+            "SELECT originating_entity_id, source_entity_ref, type, target_entity_ref FROM relations \
+             WHERE originating_entity_id IN ({})",
+            &[],
+            &ids,
+            4,
+        )
+        .await?;
+        let mut old_by_id: HashMap<String, HashSet<(String, String, String)>> = HashMap::new();
+        for row in old {
+            old_by_id.entry(col(&row, 0)).or_default().insert((
+                col(&row, 1),
+                col(&row, 2),
+                col(&row, 3),
+            ));
+        }
+        exec_in(
+            tx,
+            "DELETE FROM relations WHERE originating_entity_id IN ({})",
+            &[],
+            &ids,
+        )
+        .await?;
+        let mut relation_rows = Vec::new();
+        for d in succeeded {
+            let new: HashSet<(String, String, String)> =
+                d.outcome.relations.iter().cloned().collect();
+            let empty = HashSet::new();
+            let old = old_by_id.get(&d.claimed.entity_id).unwrap_or(&empty);
+            for (source, _, _) in new.symmetric_difference(old) {
+                stitch.insert(source.clone());
+            }
+            for (source, relation_type, target) in &d.outcome.relations {
+                relation_rows.push(vec![
+                    Arg::from(&d.claimed.entity_id),
+                    Arg::from(source),
+                    Arg::from(relation_type),
+                    Arg::from(target),
+                ]);
+            }
+        }
+        insert_rows(
+            tx,
+            "INSERT INTO relations (originating_entity_id, source_entity_ref, type, target_entity_ref) VALUES ",
+            "",
+            4,
+            relation_rows,
+        )
+        .await?;
+
+        // Refresh keys.
+        exec_in(
+            tx,
+            "DELETE FROM refresh_keys WHERE entity_id IN ({})",
+            &[],
+            &ids,
+        )
+        .await?;
+        let key_rows = succeeded
+            .iter()
+            .flat_map(|d| {
+                d.outcome.refresh_keys.iter().map(|k| {
+                    vec![
+                        Arg::from(&d.claimed.entity_id),
+                        Arg::Text(stored_refresh_key(k)),
+                    ]
+                })
+            })
+            .collect();
+        insert_rows(
+            tx,
+            "INSERT INTO refresh_keys (entity_id, key) VALUES ",
+            "",
+            2,
+            key_rows,
+        )
+        .await?;
+
+        // Children and their ownership edges.
+        let old_edges: HashSet<(String, String)> = fetch_in(
+            tx,
+            "SELECT source_entity_ref, target_entity_ref FROM refresh_state_references WHERE source_entity_ref IN ({})",
+            &[],
+            &parent_refs,
+            2,
+        )
+        .await?
+        .iter()
+        .map(|r| (col(r, 0), col(r, 1)))
+        .collect();
+        let children: Vec<(&String, &Child)> = succeeded
+            .iter()
+            .flat_map(|d| {
+                d.outcome
+                    .children
+                    .iter()
+                    .map(move |c| (&d.claimed.entity_ref, c))
+            })
+            .collect();
+        let mut child_refs: Vec<String> =
+            children.iter().map(|(_, c)| c.entity_ref.clone()).collect();
+        child_refs.sort();
+        child_refs.dedup();
+        let existing: HashMap<String, (Option<String>, String)> = fetch_in(
+            tx,
+            "SELECT entity_ref, location_key, unprocessed_hash FROM refresh_state WHERE entity_ref IN ({})",
+            &[],
+            &child_refs,
+            3,
+        )
+        .await?
+        .iter()
+        .map(|r| (col(r, 0), (opt(r, 1), col(r, 2))))
+        .collect();
+        // Who claimed each child in this batch, by location key.
+        let mut claims: HashMap<&str, &str> = HashMap::new();
+        let mut inserts: Vec<&Child> = Vec::new();
+        let mut updates: Vec<&Child> = Vec::new();
+        let mut new_edges: BTreeSet<(String, String)> = BTreeSet::new();
+        for (parent, child) in &children {
+            let key = child.location_key.as_str();
+            let accepted = match claims.get(child.entity_ref.as_str()) {
+                Some(claimed_key) => *claimed_key == key,
+                None => match existing.get(&child.entity_ref) {
+                    None => {
+                        inserts.push(child);
+                        true
+                    }
+                    Some((stored, hash)) if stored.is_none() || stored.as_deref() == Some(key) => {
+                        if *hash != child.hash || stored.is_none() {
+                            updates.push(child);
+                        }
+                        true
+                    }
+                    Some(_) => false,
+                },
+            };
+            if accepted {
+                claims.entry(child.entity_ref.as_str()).or_insert(key);
+                new_edges.insert(((*parent).clone(), child.entity_ref.clone()));
+            } else {
+                let holder = claims
+                    .get(child.entity_ref.as_str())
+                    .map(|k| (*k).to_owned())
+                    .or_else(|| existing.get(&child.entity_ref).and_then(|(k, _)| k.clone()))
+                    .unwrap_or_default();
+                self.logger.warn(&format!(
+                    "Detected conflicting entityRef {} already referenced by {holder} and now also {key}",
+                    child.entity_ref
+                ));
+            }
+        }
+        insert_rows(
+            tx,
+            "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, unprocessed_hash, errors, \
+             location_key, next_update_at, last_discovery_at) VALUES ",
+            "ON CONFLICT (entity_ref) DO NOTHING",
+            8,
+            inserts
+                .iter()
+                .map(|c| {
+                    vec![
+                        Arg::Text(uuid::Uuid::new_v4().to_string()),
+                        Arg::from(&c.entity_ref),
+                        Arg::Text(c.entity.to_string()),
+                        Arg::from(&c.hash),
+                        Arg::from("[]"),
+                        Arg::from(&c.location_key),
+                        Arg::Int(now),
+                        Arg::Int(now),
+                    ]
+                })
+                .collect(),
+        )
+        .await?;
+        for child in updates {
+            exec(
+                tx,
+                "UPDATE refresh_state SET unprocessed_entity = $1, unprocessed_hash = $2, location_key = $3, \
+                 next_update_at = $4, last_discovery_at = $4 \
+                 WHERE entity_ref = $5 AND (location_key IS NULL OR location_key = $3)"
+                    .to_owned(),
+                vec![
+                    Arg::Text(child.entity.to_string()),
+                    Arg::from(&child.hash),
+                    Arg::from(&child.location_key),
+                    Arg::Int(now),
+                    Arg::from(&child.entity_ref),
+                ],
+            )
+            .await?;
+        }
+        exec_in(
+            tx,
+            "DELETE FROM refresh_state_references WHERE source_entity_ref IN ({})",
+            &[],
+            &parent_refs,
+        )
+        .await?;
+        // The last writer owns a child: other parents' edges to it go (spec §8.6).
+        let targets: Vec<String> = claims.keys().map(|k| (*k).to_owned()).collect();
+        exec_in(
+            tx,
+            "DELETE FROM refresh_state_references WHERE source_entity_ref IS NOT NULL AND target_entity_ref IN ({})",
+            &[],
+            &targets,
+        )
+        .await?;
+        insert_rows(
+            tx,
+            "INSERT INTO refresh_state_references (source_entity_ref, target_entity_ref) VALUES ",
+            "",
+            2,
+            new_edges
+                .iter()
+                .map(|(s, t)| vec![Arg::from(s), Arg::from(t)])
+                .collect(),
+        )
+        .await?;
+        // A child that lost or gained its parent changes its orphan annotation.
+        let new_edge_set: HashSet<(String, String)> = new_edges.into_iter().collect();
+        for (_, target) in old_edges.symmetric_difference(&new_edge_set) {
+            stitch.insert(target.clone());
+        }
+        for d in succeeded {
+            stitch.insert(d.claimed.entity_ref.clone());
+        }
+        Ok(())
+    }
+}
