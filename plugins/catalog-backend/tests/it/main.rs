@@ -1,4 +1,6 @@
 //! Integration tests for greenroom-plugin-catalog-backend.
+mod api;
+mod api_support;
 mod stitching;
 mod stitching_concurrency;
 mod stitching_support;
