@@ -8,6 +8,7 @@
 
 mod body;
 mod entities;
+mod locations;
 mod misc;
 mod params;
 
@@ -68,6 +69,26 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(entities::facets_get).post(entities::facets_post),
         )
         .route("/refresh", axum::routing::post(misc::refresh))
+        .route(
+            "/validate-entity",
+            axum::routing::post(misc::validate_entity),
+        )
+        .route(
+            "/analyze-location",
+            axum::routing::post(misc::analyze_location),
+        )
+        .route("/locations", get(locations::list).post(locations::add))
+        .route("/locations/by-query", axum::routing::post(locations::query))
+        .route(
+            "/locations/{id}",
+            get(locations::get_one)
+                .put(locations::update)
+                .delete(locations::delete),
+        )
+        .route(
+            "/locations/by-entity/{kind}/{namespace}/{name}",
+            get(locations::by_entity),
+        )
         .with_state(state)
 }
 

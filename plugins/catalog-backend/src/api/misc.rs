@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use greenroom_backend_plugin_api::http::ApiError;
 use serde_json::{Value, json};
 
-use super::ApiState;
 use super::body::{self, ObjectSchema, Schema};
 use super::params::parse_query;
+use super::{ApiState, input_error, json_value};
 
 type Handler = Result<Response, ApiError>;
 
@@ -41,4 +41,169 @@ pub(crate) async fn refresh(
         .unwrap_or_default();
     state.engine.refresh_entity(entity_ref).await?;
     Ok(StatusCode::OK.into_response())
+}
+
+const VALIDATE_BODY: Schema = Schema::Object(&ObjectSchema {
+    properties: &[
+        (
+            "entity",
+            Schema::Object(&ObjectSchema {
+                properties: &[],
+                required: &[],
+                additional: true,
+            }),
+        ),
+        ("location", Schema::String),
+    ],
+    required: &["location", "entity"],
+    additional: true,
+});
+
+/// `POST /validate-entity`: 200 with an empty body, or 400 `{errors: [...]}`.
+/// Malformed requests get the standard error body; processing failures the
+/// special one.
+pub(crate) async fn validate_entity(
+    State(state): State<Arc<ApiState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Handler {
+    parse_query(uri.query(), &[])?;
+    let body = body::read_json(&headers, &bytes)?.unwrap_or_else(|| json!({}));
+    body::check(&body, &VALIDATE_BODY)?;
+    let entity = body.get("entity").cloned().unwrap_or(Value::Null);
+    let location = body
+        .get("location")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    match state.engine.validate_entity(entity, location).await {
+        Ok(()) => Ok(StatusCode::OK.into_response()),
+        Err(errors) => {
+            let errors = serde_json::to_value(&errors).unwrap_or(Value::Array(Vec::new()));
+            Ok(json_value(
+                StatusCode::BAD_REQUEST,
+                &json!({ "errors": errors }),
+            ))
+        }
+    }
+}
+
+const ANALYZE_BODY: Schema = Schema::Object(&ObjectSchema {
+    properties: &[
+        (
+            "location",
+            Schema::Object(&ObjectSchema {
+                properties: &[("type", Schema::String), ("target", Schema::String)],
+                required: &["type", "target"],
+                additional: false,
+            }),
+        ),
+        ("catalogFilename", Schema::String),
+    ],
+    required: &["location"],
+    additional: true,
+});
+
+/// The slug annotation prefix of well-known SCM hosts.
+fn slug_prefix(host: &str) -> Option<&'static str> {
+    match host {
+        "github.com" => Some("github.com"),
+        "gitlab.com" => Some("gitlab.com"),
+        "bitbucket.org" => Some("bitbucket.org"),
+        "dev.azure.com" => Some("dev.azure.com"),
+        _ => None,
+    }
+}
+
+/// `POST /analyze-location`, with Backstage's default analyzer: a catalog file
+/// at the repository root is reported under `existingEntityFiles`; otherwise a
+/// Component named after the repository is suggested.
+pub(crate) async fn analyze_location(
+    State(state): State<Arc<ApiState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Handler {
+    parse_query(uri.query(), &[])?;
+    let body = body::read_json(&headers, &bytes)?.unwrap_or_else(|| json!({}));
+    body::check(&body, &ANALYZE_BODY)?;
+    let location_type = body
+        .pointer("/location/type")
+        .and_then(Value::as_str)
+        .unwrap_or("url");
+    let target = body
+        .pointer("/location/target")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let filename = body
+        .get("catalogFilename")
+        .and_then(Value::as_str)
+        .unwrap_or("catalog-info.yaml");
+    let url = url::Url::parse(target)
+        .map_err(|_| input_error("The given location.target is not a URL"))?;
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(|s| s.filter(|p| !p.is_empty()).collect())
+        .unwrap_or_default();
+    let owner = segments.first().copied().unwrap_or_default();
+    let repo = segments
+        .get(1)
+        .copied()
+        .unwrap_or(owner)
+        .trim_end_matches(".git");
+
+    // An existing catalog file: registered already, or readable at the root.
+    let file_target = format!(
+        "{}://{}/{owner}/{repo}/blob/HEAD/{filename}",
+        url.scheme(),
+        url.host_str().unwrap_or_default()
+    );
+    let reader = crate::processing::Reader::new(
+        state.engine.settings.reading_allow.clone(),
+        state.engine.settings.cwd.clone(),
+    );
+    if let Ok(text) = reader.read_url(&file_target).await {
+        let registered = state.engine.list_locations().await?;
+        let is_registered = registered
+            .iter()
+            .any(|l| l.location_type == location_type && l.target == file_target);
+        let files: Vec<Value> = greenroom_catalog_model::yaml::parse_documents(&text)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|d| d.value.is_object())
+            .map(|d| {
+                let entity = d.value;
+                json!({
+                    "location": { "type": location_type, "target": file_target },
+                    "isRegistered": is_registered,
+                    "entity": entity,
+                })
+            })
+            .collect();
+        if !files.is_empty() {
+            return Ok(json_value(
+                StatusCode::OK,
+                &json!({ "existingEntityFiles": files, "generateEntities": [] }),
+            ));
+        }
+    }
+
+    let mut metadata = json!({ "name": repo });
+    if let Some(prefix) = url.host_str().and_then(slug_prefix) {
+        metadata["annotations"] =
+            json!({ format!("{prefix}/project-slug"): format!("{owner}/{repo}") });
+    }
+    let entity = json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": metadata,
+        "spec": { "type": "other", "lifecycle": "unknown" },
+    });
+    Ok(json_value(
+        StatusCode::OK,
+        &json!({
+            "existingEntityFiles": [],
+            "generateEntities": [{ "entity": entity, "fields": [] }],
+        }),
+    ))
 }

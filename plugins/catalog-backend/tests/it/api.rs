@@ -839,3 +839,177 @@ async fn single_entities_refs_and_facets() {
     assert_eq!((status.as_u16(), value), (204, Value::Null), "33");
     api.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn write_route_validation() {
+    let api = Api::new().await;
+    let rows: &[ErrorRow<'_>] = &[
+        (
+            "51 type not allowed",
+            "POST",
+            "/locations",
+            Some((JSON, r#"{"type":"file","target":"/x"}"#)),
+            400,
+            "InputError",
+            "Registered locations must be of an allowed type [\"url\"]",
+        ),
+        (
+            "51 missing target",
+            "POST",
+            "/locations",
+            Some((JSON, r#"{"type":"url"}"#)),
+            400,
+            "InputError",
+            "request/body must have required property 'target'",
+        ),
+        (
+            "  onConflict enum",
+            "POST",
+            "/locations?onConflict=x",
+            Some((JSON, r#"{"type":"url","target":"https://h/x"}"#)),
+            400,
+            "InputError",
+            "request/query/onConflict must be equal to one of the allowed values: refresh, reject",
+        ),
+        (
+            "54 unknown location",
+            "GET",
+            "/locations/0000",
+            None,
+            404,
+            "NotFoundError",
+            "Found no location with ID 0000",
+        ),
+        (
+            "54 delete unknown location",
+            "DELETE",
+            "/locations/0000",
+            None,
+            404,
+            "NotFoundError",
+            "Found no location with ID 0000",
+        ),
+        (
+            "  PUT extra key",
+            "PUT",
+            "/locations/0000",
+            Some((JSON, r#"{"type":"url","target":"https://h/x","x":1}"#)),
+            400,
+            "InputError",
+            "request/body must NOT have additional properties",
+        ),
+        (
+            "  validate-entity without location",
+            "POST",
+            "/validate-entity",
+            Some((JSON, "{}")),
+            400,
+            "InputError",
+            "request/body must have required property 'location'",
+        ),
+        (
+            "  validate-entity null entity",
+            "POST",
+            "/validate-entity",
+            Some((JSON, r#"{"location":"url:https://h/x.yaml","entity":null}"#)),
+            400,
+            "InputError",
+            "request/body/entity must be object",
+        ),
+        (
+            "  analyze-location bad target",
+            "POST",
+            "/analyze-location",
+            Some((JSON, r#"{"location":{"type":"url","target":"not a url"}}"#)),
+            400,
+            "InputError",
+            "The given location.target is not a URL",
+        ),
+        (
+            "  locations by-query limit",
+            "POST",
+            "/locations/by-query",
+            Some((JSON, r#"{"limit":0}"#)),
+            400,
+            "InputError",
+            "Limit must be a positive integer >= 1",
+        ),
+        (
+            "  locations by-query key",
+            "POST",
+            "/locations/by-query",
+            Some((JSON, r#"{"query":{"owner":"x"}}"#)),
+            400,
+            "InputError",
+            "Invalid filter predicate, expected key to be 'id', 'type', 'target', or 'entityRef', got 'owner'",
+        ),
+        (
+            "57 refresh unknown",
+            "POST",
+            "/refresh",
+            Some((JSON, r#"{"entityRef":"component:default/ghost"}"#)),
+            404,
+            "NotFoundError",
+            "Entity component:default/ghost not found",
+        ),
+    ];
+    for (id, method, path, body, code, name, message) in rows {
+        let (status, _, value) = api.call(method, path, *body).await;
+        assert_eq!(status.as_u16(), *code, "{id}: {value}");
+        assert_eq!(value["error"]["name"], *name, "{id}");
+        assert_eq!(value["error"]["message"], *message, "{id}");
+        assert_eq!(value["response"]["statusCode"], *code, "{id}");
+    }
+    // An unknown body key is refused by the handler's strict check.
+    let (status, _, value) = api
+        .call(
+            "POST",
+            "/locations",
+            Some((JSON, r#"{"type":"url","target":"https://h/x","x":1}"#)),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let message = value["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("Malformed request: [") && message.contains("unrecognized_keys"),
+        "{message}"
+    );
+    // 58: a non-url location gets the special error body.
+    let (status, _, value) = api
+        .call(
+            "POST",
+            "/validate-entity",
+            Some((JSON, r#"{"location":"file:/x","entity":{"apiVersion":"backstage.io/v1alpha1","kind":"Component","metadata":{"name":"a"}}}"#)),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        value,
+        json!({"errors":[{"name":"TypeError","message":"Invalid location ref file:/x, only 'url:<target>' is supported, e.g. url:https://host/path"}]}),
+        "58"
+    );
+    // 59: no readable catalog file → a suggested Component named after the repository.
+    let (status, _, value) = api
+        .call(
+            "POST",
+            "/analyze-location",
+            Some((
+                JSON,
+                r#"{"location":{"type":"url","target":"https://github.com/acme/x"}}"#,
+            )),
+        )
+        .await;
+    assert_eq!(status, 200, "{value}");
+    assert_eq!(
+        value,
+        json!({"existingEntityFiles": [], "generateEntities": [{"entity": {
+            "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+            "metadata": {"name": "x", "annotations": {"github.com/project-slug": "acme/x"}},
+            "spec": {"type": "other", "lifecycle": "unknown"}}, "fields": []}]}),
+        "59"
+    );
+    // 53: nothing registered yet.
+    let (status, _, value) = api.call("GET", "/locations", None).await;
+    assert_eq!((status.as_u16(), value), (200, json!([])), "53");
+    api.cleanup().await;
+}
