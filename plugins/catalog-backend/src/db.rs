@@ -179,19 +179,40 @@ pub(crate) async fn append_change_log(
             .execute(&mut **tx)
             .await?;
     }
-    const SQL: &str =
-        "INSERT INTO change_log (entity_ref, entity_id, op, hash, changed_at) VALUES ($1, $2, $3, $4, $5)";
+    // Multi-row inserts (five parameters a row), chunked well under either
+    // database's bind limit: a stitch batch logs a thousand entries at once.
+    const CHUNK: usize = 500;
     let now = now_ms();
-    for entry in entries {
-        on_tx!(tx, |conn| sqlx::query(SQL)
-            .bind(&entry.entity_ref)
-            .bind(&entry.entity_id)
-            .bind(entry.op.as_str())
-            .bind(&entry.hash)
-            .bind(now)
-            .execute(conn)
-            .await
-            .map(drop))?;
+    for chunk in entries.chunks(CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO change_log (entity_ref, entity_id, op, hash, changed_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * 5;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            ));
+        }
+        on_tx!(tx, |conn| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for entry in chunk {
+                q = q
+                    .bind(&entry.entity_ref)
+                    .bind(&entry.entity_id)
+                    .bind(entry.op.as_str())
+                    .bind(&entry.hash)
+                    .bind(now);
+            }
+            q.execute(conn).await.map(drop)
+        })?;
     }
     Ok(())
 }

@@ -66,19 +66,17 @@ impl CatalogEngine {
         let engine = Arc::clone(self);
         tokio::spawn(async move {
             while !shutdown.is_cancelled() {
-                let pause = match engine.stitch_next_batch().await {
-                    Ok(stats) if stats.claimed > 0 => None,
-                    Ok(_) => Some(IDLE_POLL),
+                // The run returns once the queue has nothing due.
+                let pause = match engine.stitch_while_busy(Some(&shutdown)).await {
+                    Ok(_) => IDLE_POLL,
                     Err(e) => {
                         engine.logger.warn(&format!("Stitching failed: {e}"));
-                        Some(ERROR_BACKOFF)
+                        ERROR_BACKOFF
                     }
                 };
-                if let Some(pause) = pause {
-                    tokio::select! {
-                        () = shutdown.cancelled() => break,
-                        () = tokio::time::sleep(pause) => {}
-                    }
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(pause) => {}
                 }
             }
         })
@@ -87,14 +85,7 @@ impl CatalogEngine {
     /// Stitches batches until no due queue row is left (rows leased by another
     /// worker are not waited for). For tests and the benchmark.
     pub async fn stitch_pending_until_idle(&self) -> Result<StitchStats, BackendError> {
-        let mut total = StitchStats::default();
-        loop {
-            let stats = self.stitch_next_batch().await?;
-            if stats.claimed == 0 {
-                return Ok(total);
-            }
-            total.add(stats);
-        }
+        self.stitch_while_busy(None).await
     }
 
     /// An engine over `db` with default settings, no processors and no

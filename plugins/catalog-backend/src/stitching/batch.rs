@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use greenroom_backend_plugin_api::BackendError;
 use sqlx::AssertSqlSafe;
+use tokio_util::sync::CancellationToken;
 
 use super::StitchStats;
 use super::assemble::{StitchInput, assemble};
@@ -60,19 +61,69 @@ enum Planned {
 }
 
 impl CatalogEngine {
-    /// Claims and stitches one batch; `claimed == 0` means the queue had nothing due.
-    pub(super) async fn stitch_next_batch(&self) -> Result<StitchStats, BackendError> {
+    /// Stitches batches back to back until a claim finds nothing due (or
+    /// `stop` is cancelled), overlapping each batch's write with the read of
+    /// the next one: reads do not wait for the writer on either database.
+    pub(super) async fn stitch_while_busy(
+        &self,
+        stop: Option<&CancellationToken>,
+    ) -> Result<StitchStats, BackendError> {
+        let mut total = StitchStats::default();
         let Some(claim) = self.claim_stitch_batch().await? else {
-            return Ok(StitchStats::default());
+            return Ok(total);
         };
+        let plans = self.plan_stitches(&claim.refs).await;
+        let mut current = (claim, plans);
+        loop {
+            let (claim, plans) = current;
+            // The next claim comes before this batch's write, so that on SQLite
+            // it does not queue behind the write lock.
+            let next_claim = if stop.is_some_and(CancellationToken::is_cancelled) {
+                None
+            } else {
+                self.claim_stitch_batch().await?
+            };
+            let (written, next) = match next_claim {
+                Some(next_claim) => {
+                    let (written, next_plans) = tokio::join!(
+                        self.write_with_retries(&claim, plans),
+                        self.plan_stitches(&next_claim.refs)
+                    );
+                    (written, Some((next_claim, next_plans)))
+                }
+                None => (self.write_with_retries(&claim, plans).await, None),
+            };
+            // On failure the claims still held return to the queue when their
+            // lease runs out.
+            total.add(written?);
+            match next {
+                Some(next) => current = next,
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// Writes a planned batch; a failed attempt (a PostgreSQL deadlock with a
+    /// concurrent deletion, say) is planned and written again.
+    async fn write_with_retries(
+        &self,
+        claim: &Claim,
+        plans: Result<HashMap<String, Planned>, BackendError>,
+    ) -> Result<StitchStats, BackendError> {
+        let mut plans = plans;
         let mut attempt = 1;
         loop {
-            match self.stitch_claimed(&claim).await {
+            let result = match plans {
+                Ok(plans) => self.write_planned(claim, &plans).await,
+                Err(e) => Err(e),
+            };
+            match result {
                 Ok(stats) => return Ok(stats),
                 Err(e) if attempt < ATTEMPTS => {
                     self.logger
                         .debug(&format!("Stitch batch failed, retrying: {e}"));
                     attempt += 1;
+                    plans = self.plan_stitches(&claim.refs).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -113,9 +164,13 @@ impl CatalogEngine {
         }))
     }
 
-    /// Loads, assembles and writes one claimed batch.
-    async fn stitch_claimed(&self, claim: &Claim) -> Result<StitchStats, BackendError> {
-        let plans = self.plan_stitches(&claim.refs).await?;
+    /// Writes the changed final entities of a planned batch, its change-log
+    /// entries, and releases its queue rows, in one transaction.
+    async fn write_planned(
+        &self,
+        claim: &Claim,
+        plans: &HashMap<String, Planned>,
+    ) -> Result<StitchStats, BackendError> {
         let mut stats = StitchStats {
             claimed: claim.refs.len(),
             ..StitchStats::default()
