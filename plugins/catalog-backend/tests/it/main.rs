@@ -4,3 +4,6 @@ mod api_support;
 mod stitching;
 mod stitching_concurrency;
 mod stitching_support;
+mod processing;
+mod processing_locations;
+mod processing_support;

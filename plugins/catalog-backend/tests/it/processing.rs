@@ -1,0 +1,473 @@
+//! Processing tests on SQLite and PostgreSQL: ingesting a tree of files from a
+//! config location, unchanged re-processing, broken and fixed edits, orphaning,
+//! conflicts, `catalog.rules` and placeholders.
+
+use serde_json::{Value, json};
+
+use crate::processing_support::{Fixture, component, generated_ref, group, kinds, location};
+
+fn tree() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "all.yaml",
+            location("root", &["./components.yaml", "./org/*.yaml"]),
+        ),
+        (
+            "components.yaml",
+            format!(
+                "{}---\n{}",
+                component("payments", "team-a"),
+                "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: payments-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: x\n"
+            ),
+        ),
+        ("org/teams.yaml", group("team-a")),
+    ]
+}
+
+async fn ingested(kind: greenroom_backend_test_utils::database::TestDatabaseKind) -> Fixture {
+    let files = tree();
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, c)| (*n, c.as_str())).collect();
+    let f = Fixture::new(
+        kind,
+        &files,
+        json!({"locations": [{"type": "file", "target": "{dir}/all.yaml"}]}),
+        json!({}),
+    )
+    .await;
+    f.run().await;
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_location_ingests_a_tree_of_files() {
+    for kind in kinds() {
+        let f = ingested(kind).await;
+        let db = f.name();
+        let generated = generated_ref("file", &f.path("all.yaml").display().to_string());
+        assert_eq!(
+            f.refs().await,
+            vec![
+                "api:default/payments-api".to_owned(),
+                "component:default/payments".to_owned(),
+                "group:default/team-a".to_owned(),
+                generated.clone(),
+                "location:default/root".to_owned(),
+            ],
+            "[{db}] rows"
+        );
+        let mut expected_edges = vec![
+            format!("location:default/root -> api:default/payments-api"),
+            format!("location:default/root -> component:default/payments"),
+            format!("location:default/root -> group:default/team-a"),
+            format!("provider:ConfigLocationProvider -> {generated}"),
+            format!("{generated} -> location:default/root"),
+        ];
+        expected_edges.sort();
+        assert_eq!(f.edges().await, expected_edges, "[{db}] edges");
+        for entity_ref in f.refs().await {
+            assert!(
+                f.errors(&entity_ref).await.is_empty(),
+                "[{db}] {entity_ref} has errors"
+            );
+        }
+        let payments = f
+            .processed("component:default/payments")
+            .await
+            .expect("processed");
+        let ids = f
+            .column("SELECT entity_id FROM refresh_state WHERE entity_ref = 'component:default/payments'")
+            .await;
+        assert_eq!(payments["metadata"]["uid"], json!(ids[0]), "[{db}] uid");
+        assert_eq!(payments["metadata"]["namespace"], "default");
+        let annotations = &payments["metadata"]["annotations"];
+        assert_eq!(
+            annotations["backstage.io/managed-by-location"],
+            json!(f.file_ref("components.yaml"))
+        );
+        assert_eq!(
+            annotations["backstage.io/managed-by-origin-location"],
+            json!(f.file_ref("all.yaml"))
+        );
+        let relations = f.relations().await;
+        for expected in [
+            "component:default/payments ownedBy group:default/team-a",
+            "group:default/team-a ownerOf component:default/payments",
+            "api:default/payments-api ownedBy group:default/team-a",
+        ] {
+            assert!(
+                relations.iter().any(|r| r == expected),
+                "[{db}] relation {expected}: {relations:?}"
+            );
+        }
+        assert_eq!(relations.len(), 4, "[{db}] {relations:?}");
+        let keys = f
+            .column("SELECT k.key FROM refresh_keys k JOIN refresh_state s ON s.entity_id = k.entity_id WHERE s.entity_ref = 'location:default/root' ORDER BY k.key")
+            .await;
+        assert_eq!(
+            keys,
+            vec![f.file_ref("components.yaml"), f.file_ref("org/teams.yaml")],
+            "[{db}] keys"
+        );
+        let queued = f
+            .column("SELECT entity_ref FROM stitch_queue ORDER BY entity_ref")
+            .await;
+        assert!(
+            queued.contains(&"component:default/payments".to_owned()),
+            "[{db}] stitch queued: {queued:?}"
+        );
+        f.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_reprocessing_writes_nothing() {
+    for kind in kinds() {
+        let f = ingested(kind).await;
+        let db = f.name();
+        let before = f.rows("SELECT entity_ref, processed_entity, result_hash FROM refresh_state ORDER BY entity_ref").await;
+        let relations_before = f.relations().await;
+        f.exec("DELETE FROM stitch_queue").await;
+        let processed = f.rerun().await;
+        assert_eq!(processed, 5, "[{db}] every row was processed again");
+        let after = f.rows("SELECT entity_ref, processed_entity, result_hash FROM refresh_state ORDER BY entity_ref").await;
+        assert_eq!(before, after, "[{db}] rows unchanged");
+        assert_eq!(
+            relations_before,
+            f.relations().await,
+            "[{db}] relations unchanged"
+        );
+        assert!(
+            f.column("SELECT entity_ref FROM stitch_queue")
+                .await
+                .is_empty(),
+            "[{db}] nothing stitched"
+        );
+        f.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_edit_keeps_the_last_good_version_and_a_fix_clears_the_errors() {
+    for kind in kinds() {
+        let f = ingested(kind).await;
+        let db = f.name();
+
+        // A YAML error fails the reading Location; its children stay as they were.
+        f.write(
+            "components.yaml",
+            &format!("{}---\nkind: [unclosed\n", component("payments", "team-b")),
+        );
+        f.engine
+            .refresh_keys(&[f.file_ref("components.yaml")])
+            .await
+            .expect("refresh");
+        f.run().await;
+        let errors = f.errors("location:default/root").await;
+        assert_eq!(errors.len(), 1, "[{db}] {errors:?}");
+        assert_eq!(errors[0]["name"], "InputError");
+        let message = errors[0]["message"].as_str().unwrap_or("");
+        assert!(
+            message.starts_with(&format!("YAML error at {}", f.file_ref("components.yaml"))),
+            "[{db}] {message}"
+        );
+        let payments = f
+            .processed("component:default/payments")
+            .await
+            .expect("kept");
+        assert_eq!(
+            payments["spec"]["owner"], "team-a",
+            "[{db}] old version kept"
+        );
+        assert!(
+            f.edges()
+                .await
+                .contains(&"location:default/root -> api:default/payments-api".to_owned())
+        );
+
+        // A valid file with an invalid entity: the entity keeps its last good version.
+        f.write(
+            "components.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: payments\nspec:\n  lifecycle: production\n  owner: team-b\n",
+        );
+        f.engine
+            .refresh_keys(&[f.file_ref("components.yaml")])
+            .await
+            .expect("refresh");
+        f.run().await;
+        assert!(
+            f.errors("location:default/root").await.is_empty(),
+            "[{db}] location recovered"
+        );
+        let errors = f.errors("component:default/payments").await;
+        assert_eq!(errors.len(), 1, "[{db}] {errors:?}");
+        let message = errors[0]["message"].as_str().unwrap_or("");
+        assert!(
+            message.starts_with("Processor BuiltinKindsEntityProcessor threw an error while validating the entity component:default/payments")
+                && message.contains("'type'"),
+            "[{db}] {message}"
+        );
+        let payments = f
+            .processed("component:default/payments")
+            .await
+            .expect("kept");
+        assert_eq!(
+            payments["spec"]["owner"], "team-a",
+            "[{db}] old version still served"
+        );
+        assert!(
+            f.column("SELECT entity_ref FROM stitch_queue")
+                .await
+                .contains(&"component:default/payments".to_owned()),
+            "[{db}] the failure is stitched so that it shows in status"
+        );
+
+        // The fix clears the errors and the new version is served.
+        f.write("components.yaml", &component("payments", "team-b"));
+        f.engine
+            .refresh_keys(&[f.file_ref("components.yaml")])
+            .await
+            .expect("refresh");
+        f.run().await;
+        assert!(
+            f.errors("component:default/payments").await.is_empty(),
+            "[{db}] errors cleared"
+        );
+        let payments = f
+            .processed("component:default/payments")
+            .await
+            .expect("processed");
+        assert_eq!(payments["spec"]["owner"], "team-b", "[{db}] new version");
+        assert!(
+            f.relations()
+                .await
+                .contains(&"group:default/team-b ownerOf component:default/payments".to_owned())
+        );
+        assert!(
+            !f.relations()
+                .await
+                .contains(&"group:default/team-a ownerOf component:default/payments".to_owned())
+        );
+        f.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_target_orphans_its_entities_instead_of_deleting_them() {
+    for kind in kinds() {
+        let f = ingested(kind).await;
+        let db = f.name();
+        f.write("all.yaml", &location("root", &["./components.yaml"]));
+        f.engine
+            .refresh_keys(&[f.file_ref("all.yaml")])
+            .await
+            .expect("refresh");
+        f.exec("DELETE FROM stitch_queue").await;
+        f.run().await;
+        assert!(
+            f.refs().await.contains(&"group:default/team-a".to_owned()),
+            "[{db}] still stored"
+        );
+        assert!(
+            !f.edges()
+                .await
+                .iter()
+                .any(|e| e.ends_with("-> group:default/team-a")),
+            "[{db}] no incoming edge"
+        );
+        assert!(
+            f.column("SELECT entity_ref FROM stitch_queue")
+                .await
+                .contains(&"group:default/team-a".to_owned()),
+            "[{db}] the orphan is restitched"
+        );
+        f.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_location_to_claim_a_ref_keeps_it() {
+    for kind in kinds() {
+        let f = Fixture::new(
+            kind,
+            &[
+                ("a.yaml", &component("shared", "team-a")),
+                ("b.yaml", &component("shared", "team-b")),
+            ],
+            json!({}),
+            json!({}),
+        )
+        .await;
+        let db = f.name();
+        let a = f.path("a.yaml").display().to_string();
+        let b = f.path("b.yaml").display().to_string();
+        f.engine
+            .add_location("file", &a, None)
+            .await
+            .expect("add a");
+        f.run().await;
+        f.engine
+            .add_location("file", &b, None)
+            .await
+            .expect("add b");
+        f.run().await;
+        let keys = f
+            .column("SELECT location_key FROM refresh_state WHERE entity_ref = 'component:default/shared'")
+            .await;
+        assert_eq!(
+            keys,
+            vec![f.file_ref("a.yaml")],
+            "[{db}] first claimant's key"
+        );
+        let shared = f
+            .processed("component:default/shared")
+            .await
+            .expect("processed");
+        assert_eq!(
+            shared["spec"]["owner"], "team-a",
+            "[{db}] first claimant's content"
+        );
+        let into_shared: Vec<String> = f
+            .edges()
+            .await
+            .into_iter()
+            .filter(|e| e.ends_with("-> component:default/shared"))
+            .collect();
+        assert_eq!(
+            into_shared,
+            vec![format!(
+                "{} -> component:default/shared",
+                generated_ref("file", &a)
+            )],
+            "[{db}]"
+        );
+        assert!(
+            f.errors(&generated_ref("file", &b)).await.is_empty(),
+            "[{db}] conflicts are not errors"
+        );
+        f.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_not_allowed_by_the_rules_fails_the_whole_run() {
+    for kind in kinds() {
+        let files = format!("{}---\n{}", component("svc", "team-a"), group("team-a"));
+        let f = Fixture::new(
+            kind,
+            &[("all.yaml", &files)],
+            json!({
+                "rules": [{"allow": ["Component", "Location"]}],
+                "locations": [{"type": "file", "target": "{dir}/all.yaml"}]
+            }),
+            json!({}),
+        )
+        .await;
+        let db = f.name();
+        f.run().await;
+        let file = f.path("all.yaml").display().to_string();
+        let generated = generated_ref("file", &file);
+        assert_eq!(
+            f.refs().await,
+            vec![generated.clone()],
+            "[{db}] no child written"
+        );
+        let errors = f.errors(&generated).await;
+        assert_eq!(
+            errors,
+            vec![json!({
+                "name": "NotAllowedError",
+                "message": format!("Entity group:default/team-a at file:{file}, originated at file:{file}, is not of an allowed kind for that location")
+            })],
+            "[{db}]"
+        );
+        f.cleanup().await;
+    }
+}
+
+/// One placeholder case: the descriptor's `description` value and what it becomes.
+struct PlaceholderCase {
+    id: &'static str,
+    value: Value,
+    expected: Result<&'static str, &'static str>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placeholders_read_files_beside_the_descriptor_but_never_outside_the_root() {
+    let cases = [
+        PlaceholderCase {
+            id: "P01 relative $text",
+            value: json!({"$text": "./README.md"}),
+            expected: Ok("Payments docs\n"),
+        },
+        PlaceholderCase {
+            id: "P02 nested folder",
+            value: json!({"$text": "docs/intro.txt"}),
+            expected: Ok("intro"),
+        },
+        PlaceholderCase {
+            id: "P03 escape refused",
+            value: json!({"$text": "../outside.txt"}),
+            expected: Err("path escapes the location root"),
+        },
+        PlaceholderCase {
+            id: "P04 missing file",
+            value: json!({"$text": "./nope.md"}),
+            expected: Err("Placeholder $text could not read location ./nope.md"),
+        },
+    ];
+    for kind in kinds() {
+        for case in &cases {
+            let descriptor = json!({
+                "apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                "metadata": {"name": "payments", "description": case.value},
+                "spec": {"type": "service", "lifecycle": "production", "owner": "team-a"}
+            });
+            let f = Fixture::new(
+                kind,
+                &[
+                    ("cat/catalog-info.yaml", &descriptor.to_string()),
+                    ("cat/README.md", "Payments docs\n"),
+                    ("cat/docs/intro.txt", "intro"),
+                    ("outside.txt", "secret"),
+                ],
+                json!({"locations": [{"type": "file", "target": "{dir}/cat/catalog-info.yaml"}]}),
+                json!({}),
+            )
+            .await;
+            f.run().await;
+            let label = format!("[{}] {}", f.name(), case.id);
+            match case.expected {
+                Ok(text) => {
+                    let entity = f
+                        .processed("component:default/payments")
+                        .await
+                        .expect(&label);
+                    assert_eq!(entity["metadata"]["description"], text, "{label}");
+                    let keys = f
+                        .column("SELECT k.key FROM refresh_keys k JOIN refresh_state s ON s.entity_id = k.entity_id WHERE s.entity_ref = 'component:default/payments'")
+                        .await;
+                    assert_eq!(keys.len(), 1, "{label}: {keys:?}");
+                    assert!(keys[0].starts_with("file:"), "{label}: {keys:?}");
+                }
+                Err(fragment) => {
+                    assert!(
+                        f.processed("component:default/payments").await.is_none(),
+                        "{label}: never served"
+                    );
+                    let errors = f.errors("component:default/payments").await;
+                    let message = errors
+                        .first()
+                        .and_then(|e| e["message"].as_str())
+                        .unwrap_or("");
+                    assert!(
+                        message.starts_with(
+                            "Processor PlaceholderProcessor threw an error while preprocessing"
+                        ) && message.contains(fragment),
+                        "{label}: {message}"
+                    );
+                }
+            }
+            f.cleanup().await;
+        }
+    }
+}
