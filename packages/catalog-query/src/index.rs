@@ -53,6 +53,48 @@ impl IndexedEntity {
     }
 }
 
+/// An entity flattened and serialised, ready for [`CatalogIndex::insert_prepared`].
+///
+/// Preparing is the costly, pure half of an upsert; callers loading many entities can
+/// prepare them on other threads (or before taking the index lock) and only insert under it.
+#[derive(Debug)]
+pub struct PreparedEntity {
+    entity: Value,
+    entity_ref: Arc<str>,
+    uid: Arc<str>,
+    json: Arc<str>,
+    rows: Vec<SearchRow>,
+}
+
+impl PreparedEntity {
+    /// Validates identity, computes the search rows and the compact JSON text.
+    pub fn new(entity: Value) -> Result<Self, IndexError> {
+        let entity_ref = greenroom_catalog_model::entity_ref::entity_ref_of(&entity)
+            .ok_or(IndexError::MissingRef)?
+            .to_canonical();
+        let uid = entity
+            .get("metadata")
+            .and_then(|m| m.get("uid"))
+            .and_then(Value::as_str)
+            .ok_or(IndexError::MissingUid)?;
+        let uid: Arc<str> = Arc::from(uid);
+        let rows = search_rows(&entity)?;
+        let json: Arc<str> = Arc::from(entity.to_string());
+        Ok(Self {
+            entity,
+            entity_ref: Arc::from(entity_ref),
+            uid,
+            json,
+            rows,
+        })
+    }
+
+    /// The canonical ref the entity will be indexed under.
+    pub fn entity_ref(&self) -> &str {
+        &self.entity_ref
+    }
+}
+
 /// The read model over all final entities. Not synchronised: wrap it in a lock.
 #[derive(Debug, Default)]
 pub struct CatalogIndex {
@@ -65,6 +107,7 @@ pub struct CatalogIndex {
     /// Extra row counts for facets, for the rare entity that repeats one exact value under
     /// one key (for example the same tag twice): id → (key, original, extra rows).
     pub(crate) repeated_rows: HashMap<u32, Vec<RepeatedRow>>,
+    pub(crate) strategy: crate::order::WalkStrategy,
 }
 
 impl CatalogIndex {
@@ -86,19 +129,20 @@ impl CatalogIndex {
     /// Adds a final entity, replacing the one with the same canonical ref (and any other
     /// entity that still holds the same uid).
     pub fn upsert(&mut self, entity: Value) -> Result<(), IndexError> {
-        let entity_ref = greenroom_catalog_model::entity_ref::entity_ref_of(&entity)
-            .ok_or(IndexError::MissingRef)?
-            .to_canonical();
-        let uid = entity
-            .get("metadata")
-            .and_then(|m| m.get("uid"))
-            .and_then(Value::as_str)
-            .ok_or(IndexError::MissingUid)?
-            .to_owned();
-        let rows = search_rows(&entity)?;
+        self.insert_prepared(PreparedEntity::new(entity)?)
+    }
 
+    /// Adds an entity prepared with [`PreparedEntity::new`]; see [`CatalogIndex::upsert`].
+    pub fn insert_prepared(&mut self, prepared: PreparedEntity) -> Result<(), IndexError> {
+        let PreparedEntity {
+            entity,
+            entity_ref,
+            uid,
+            json,
+            rows,
+        } = prepared;
         self.remove(&entity_ref);
-        if let Some(&other) = self.by_uid.get(uid.as_str())
+        if let Some(&other) = self.by_uid.get(uid.as_ref())
             && let Some(previous) = self.entities.get(other as usize).cloned().flatten()
         {
             self.remove(previous.entity_ref());
@@ -115,9 +159,6 @@ impl CatalogIndex {
                 id
             }
         };
-        let json: Arc<str> = Arc::from(entity.to_string());
-        let entity_ref: Arc<str> = Arc::from(entity_ref);
-        let uid: Arc<str> = Arc::from(uid);
         self.index_rows(&rows, id);
         self.by_ref.insert(entity_ref.clone(), id);
         self.by_uid.insert(uid.clone(), id);
@@ -136,10 +177,15 @@ impl CatalogIndex {
     pub fn remove(&mut self, entity_ref: &str) -> bool {
         let id = match self.by_ref.get(entity_ref) {
             Some(&id) => id,
-            None => match self.by_ref.get(entity_ref.to_lowercase().as_str()) {
-                Some(&id) => id,
-                None => return false,
-            },
+            None if entity_ref.bytes().any(|b| b.is_ascii_uppercase())
+                || !entity_ref.is_ascii() =>
+            {
+                match self.by_ref.get(crate::search::lower(entity_ref).as_str()) {
+                    Some(&id) => id,
+                    None => return false,
+                }
+            }
+            None => return false,
         };
         let Some(entity) = self.entities.get_mut(id as usize).and_then(Option::take) else {
             return false;
@@ -224,46 +270,41 @@ impl CatalogIndex {
     }
 
     fn index_rows(&mut self, rows: &[SearchRow], id: u32) {
-        let mut repeated = Vec::new();
-        for group in group_rows(rows) {
-            let key = group.key;
-            match self.keys.get_mut(key) {
+        let sorted = sorted_rows(rows);
+        let (pairs, groups) = group_rows(&sorted);
+        for group in groups.iter().map(|g| g.rows(&pairs)) {
+            match self.keys.get_mut(group.key) {
                 Some(index) => index.add(&group, id),
                 None => {
                     let mut index = KeyIndex::default();
                     index.add(&group, id);
-                    self.keys.insert(Box::from(key), index);
+                    self.keys.insert(Box::from(group.key), index);
                 }
             }
         }
         // Facets count rows, so an exact value repeated under one key counts more than once.
-        let mut sorted: Vec<(&str, &str)> = rows
-            .iter()
-            .filter_map(|r| Some((r.key.as_str(), r.original.as_deref()?)))
+        // Identical rows are adjacent once sorted.
+        let repeated: Vec<RepeatedRow> = sorted
+            .chunk_by(|a, b| a == b)
+            .filter(|run| run.len() > 1)
+            .filter_map(|run| {
+                let original = run[0].original()?;
+                Some((
+                    Box::from(run[0].key.as_str()),
+                    Box::from(original),
+                    run.len() as u64 - 1,
+                ))
+            })
             .collect();
-        sorted.sort_unstable();
-        let mut i = 0;
-        while i < sorted.len() {
-            let mut j = i + 1;
-            while j < sorted.len() && sorted[j] == sorted[i] {
-                j += 1;
-            }
-            if j - i > 1 {
-                repeated.push((
-                    Box::from(sorted[i].0),
-                    Box::from(sorted[i].1),
-                    (j - i - 1) as u64,
-                ));
-            }
-            i = j;
-        }
         if !repeated.is_empty() {
             self.repeated_rows.insert(id, repeated);
         }
     }
 
     fn unindex_rows(&mut self, rows: &[SearchRow], id: u32) {
-        for group in group_rows(rows) {
+        let sorted = sorted_rows(rows);
+        let (pairs, groups) = group_rows(&sorted);
+        for group in groups.iter().map(|g| g.rows(&pairs)) {
             if let Some(index) = self.keys.get_mut(group.key) {
                 index.remove(&group, id);
                 if index.is_empty() {
@@ -274,31 +315,51 @@ impl CatalogIndex {
     }
 }
 
-/// Groups an entity's rows by key with distinct, sorted (value, original) pairs.
-fn group_rows(rows: &[SearchRow]) -> Vec<KeyRows<'_>> {
+fn sorted_rows(rows: &[SearchRow]) -> Vec<&SearchRow> {
     let mut sorted: Vec<&SearchRow> = rows.iter().collect();
     sorted.sort_unstable();
-    let mut groups: Vec<KeyRows<'_>> = Vec::new();
-    for row in sorted {
-        if groups.last().is_none_or(|g| g.key != row.key) {
-            groups.push(KeyRows {
-                key: &row.key,
-                values: Vec::new(),
-                has_null: false,
-            });
-        }
-        let Some(group) = groups.last_mut() else {
-            continue;
-        };
-        match (&row.value, &row.original) {
-            (Some(value), Some(original)) => {
-                let pair = (value.as_str(), original.as_str());
-                if group.values.last() != Some(&pair) {
-                    group.values.push(pair);
-                }
-            }
-            _ => group.has_null = true,
+    sorted
+}
+
+/// One key's slice of the flat (value, original) list built by [`group_rows`].
+struct Group<'a> {
+    key: &'a str,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Group<'a> {
+    fn rows<'p>(&self, pairs: &'p [(&'a str, &'a str)]) -> KeyRows<'a, 'p> {
+        KeyRows {
+            key: self.key,
+            values: pairs.get(self.start..self.end).unwrap_or_default(),
         }
     }
-    groups
+}
+
+/// Groups sorted rows by key: one flat list of distinct (value, original) pairs and, per
+/// key, its range in that list (two allocations per entity instead of one per key).
+fn group_rows<'a>(sorted: &[&'a SearchRow]) -> (Vec<(&'a str, &'a str)>, Vec<Group<'a>>) {
+    let mut pairs: Vec<(&'a str, &'a str)> = Vec::with_capacity(sorted.len());
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for row in sorted {
+        if groups.last().is_none_or(|g| g.key != row.key) {
+            groups.push(Group {
+                key: &row.key,
+                start: pairs.len(),
+                end: pairs.len(),
+            });
+        }
+        if let (Some(value), Some(original)) = (&row.value, row.original()) {
+            let pair = (value.as_str(), original);
+            let Some(group) = groups.last_mut() else {
+                continue;
+            };
+            if group.end == group.start || pairs.last() != Some(&pair) {
+                pairs.push(pair);
+                group.end = pairs.len();
+            }
+        }
+    }
+    (pairs, groups)
 }

@@ -127,9 +127,44 @@ impl Sink {
     }
 }
 
+/// How ordered walks choose between sorting the candidates and walking a global order.
+///
+/// Both strategies must give identical results; forcing one lets tests check each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WalkStrategy {
+    /// Pick the cheaper one from the set sizes (the default).
+    #[default]
+    Auto,
+    /// Always collect the candidates and sort them.
+    Collect,
+    /// Always walk the value buckets or the global uid/ref order.
+    Walk,
+}
+
+impl CatalogIndex {
+    /// Overrides the ordering strategy (for tests and benchmarks).
+    pub fn set_walk_strategy(&mut self, strategy: WalkStrategy) {
+        self.strategy = strategy;
+    }
+
+    pub(crate) fn prefer_collect(
+        &self,
+        set_len: u64,
+        universe: u64,
+        need: u64,
+        collect_factor: u64,
+    ) -> bool {
+        match self.strategy {
+            WalkStrategy::Auto => prefer_collect(set_len, universe, need, collect_factor),
+            WalkStrategy::Collect => true,
+            WalkStrategy::Walk => false,
+        }
+    }
+}
+
 /// Whether sorting a set is cheaper than walking a global order and testing membership.
 /// `collect_factor` weighs how expensive producing one sort key is.
-pub(crate) fn prefer_collect(set_len: u64, universe: u64, need: u64, collect_factor: u64) -> bool {
+fn prefer_collect(set_len: u64, universe: u64, need: u64, collect_factor: u64) -> bool {
     let set_len = set_len.max(1);
     let walk = need
         .saturating_mul(universe)
@@ -188,7 +223,7 @@ impl CatalogIndex {
             return true;
         }
         let universe = self.by_uid.len() as u64;
-        if prefer_collect(set.len(), universe, sink.need(), 1) {
+        if self.prefer_collect(set.len(), universe, sink.need(), 1) {
             let mut ids: Vec<(&str, u32)> = set
                 .iter()
                 .filter_map(|id| Some((self.entity_ref_of(id)?.uid(), id)))
@@ -236,21 +271,66 @@ impl CatalogIndex {
             return true;
         }
         let universe = self.by_ref.len() as u64;
-        if prefer_collect(set.len(), universe, sink.need(), 1) {
-            let mut ids: Vec<(&str, u32)> = set
-                .iter()
-                .filter_map(|id| Some((self.entity_ref_of(id)?.entity_ref(), id)))
-                .collect();
-            ids.sort_unstable();
-            for (_, id) in ids {
-                if !sink.push(id) {
-                    return false;
+        if self.prefer_collect(set.len(), universe, sink.need(), 1) {
+            return self.collect_by_ref(set, sink);
+        }
+        // Refs start with their kind, so the catalog's ref order is clustered by kind and a
+        // kind-filtered set would make a plain walk step over every other kind first. Walk
+        // kind by kind instead, each over its own slice of the ref order.
+        let Some(kinds) = self.keys.get("kind") else {
+            return self.collect_by_ref(set, sink);
+        };
+        let mut slices: Vec<(String, RoaringBitmap)> = Vec::new();
+        let mut remaining = set.clone();
+        for entry in kinds.values.values() {
+            let members = entry.ids.intersect(&remaining);
+            let Some(prefix) = members
+                .min()
+                .and_then(|id| self.entity_ref_of(id))
+                .and_then(|e| e.entity_ref().split_once(':'))
+                .map(|(kind, _)| format!("{kind}:"))
+            else {
+                continue;
+            };
+            remaining -= &members;
+            slices.push((prefix, members));
+        }
+        if !remaining.is_empty() {
+            // Kinds too long to index: rare enough to sort separately, after the rest.
+            return self.collect_by_ref(set, sink);
+        }
+        slices.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (prefix, members) in slices {
+            if sink.skip_block(members.len()) {
+                continue;
+            }
+            let mut left = members.len();
+            let range = self
+                .by_ref
+                .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded));
+            for (_, &id) in range {
+                if members.contains(id) {
+                    left -= 1;
+                    if !sink.push(id) {
+                        return false;
+                    }
+                    if left == 0 {
+                        break;
+                    }
                 }
             }
-            return true;
         }
-        for &id in self.by_ref.values() {
-            if set.contains(id) && !sink.push(id) {
+        true
+    }
+
+    fn collect_by_ref(&self, set: &RoaringBitmap, sink: &mut Sink) -> bool {
+        let mut ids: Vec<(&str, u32)> = set
+            .iter()
+            .filter_map(|id| Some((self.entity_ref_of(id)?.entity_ref(), id)))
+            .collect();
+        ids.sort_unstable();
+        for (_, id) in ids {
+            if !sink.push(id) {
                 return false;
             }
         }
@@ -276,7 +356,7 @@ impl CatalogIndex {
             return self.walk_directives(rest, set, sink);
         };
         let buckets = index.values.len() as u64;
-        if prefer_collect(set.len(), buckets, sink.need(), 8) {
+        if self.prefer_collect(set.len(), buckets, sink.need(), 8) {
             return self.collect_directives(directives, set, sink);
         }
         let values: Box<dyn Iterator<Item = _>> = if *desc {

@@ -197,22 +197,21 @@ pub(crate) struct KeyIndex {
 
 /// The rows one entity has for one key, grouped.
 #[derive(Debug)]
-pub(crate) struct KeyRows<'a> {
+pub(crate) struct KeyRows<'a, 'p> {
     pub(crate) key: &'a str,
     /// Distinct (lower-cased value, original) pairs of non-null rows.
-    pub(crate) values: Vec<(&'a str, &'a str)>,
-    pub(crate) has_null: bool,
+    pub(crate) values: &'p [(&'a str, &'a str)],
 }
 
 impl KeyIndex {
-    pub(crate) fn add(&mut self, rows: &KeyRows<'_>, id: u32) {
+    pub(crate) fn add(&mut self, rows: &KeyRows<'_, '_>, id: u32) {
         self.exists.insert(id);
         if rows.values.is_empty() {
             self.null_only.insert(id);
         }
         let mut distinct_lower = 0;
         let mut last: Option<&str> = None;
-        for (lower, original) in &rows.values {
+        for (lower, original) in rows.values {
             if last != Some(*lower) {
                 distinct_lower += 1;
                 last = Some(lower);
@@ -231,11 +230,11 @@ impl KeyIndex {
         }
     }
 
-    pub(crate) fn remove(&mut self, rows: &KeyRows<'_>, id: u32) {
+    pub(crate) fn remove(&mut self, rows: &KeyRows<'_, '_>, id: u32) {
         self.exists.remove(id);
         self.null_only.remove(id);
         self.multi.remove(id);
-        for (lower, _) in &rows.values {
+        for (lower, _) in rows.values {
             if let Some(entry) = self.values.get_mut(*lower) {
                 entry.remove(id);
                 if entry.ids.is_empty() {

@@ -353,7 +353,7 @@ impl CatalogIndex {
             return true;
         };
         let largest = plan.desc();
-        if crate::order::prefer_collect(set.len(), index.values.len() as u64, sink.need(), 8) {
+        if self.prefer_collect(set.len(), index.values.len() as u64, sink.need(), 8) {
             let mut rows: Vec<(SortKey, u32)> = set
                 .iter()
                 .map(|id| (self.sort_key(plan, id), id))

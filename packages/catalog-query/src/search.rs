@@ -25,15 +25,23 @@ const SKIPPED_PATHS: [&str; 7] = [
 
 /// One search row: lower-cased key, lower-cased value and the value as written.
 ///
-/// `value` and `original` are both `None` for null values and for values too long to index.
+/// The value is `None` for null values and for values too long to index.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SearchRow {
     /// Lower-cased dotted key, at most 200 characters.
     pub key: String,
     /// Lower-cased value.
     pub value: Option<String>,
-    /// Value with its original case, used for facets.
-    pub original: Option<String>,
+    /// The original spelling, kept only when it differs from `value` (saves an allocation
+    /// for the common all-lower-case value).
+    spelling: Option<String>,
+}
+
+impl SearchRow {
+    /// The value with its original case (used for facets); `None` exactly when `value` is.
+    pub fn original(&self) -> Option<&str> {
+        self.spelling.as_deref().or(self.value.as_deref())
+    }
 }
 
 /// The search rows of a final entity, in Backstage's order, or the duplicate-key error.
@@ -51,33 +59,79 @@ pub(crate) fn rows_for_key(entity: &Value, key: &str) -> Vec<SearchRow> {
     to_rows(raw_rows(entity, Some(key)), Some(key))
 }
 
-/// A row before lower-casing: the key as written and the stringified value.
+/// Lower-cases like JavaScript's `toLocaleLowerCase`, with a fast path for ASCII.
+pub(crate) fn lower(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+/// Lower-cases an owned string, reusing it when it is lower-case already.
+fn into_lower(s: String) -> String {
+    if s.is_ascii() {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            s.to_ascii_lowercase()
+        } else {
+            s
+        }
+    } else {
+        s.to_lowercase()
+    }
+}
+
+/// A row before value lower-casing: the lower-cased key, the key as written when that
+/// differs, and the stringified value.
 struct RawRow {
-    key: String,
     lower_key: String,
+    spelled: Option<String>,
     value: Option<String>,
 }
+
+/// Rows beyond which the "key already emitted" check switches from a scan to a set.
+const SCAN_LIMIT: usize = 32;
 
 struct Walker<'a> {
     target: Option<&'a str>,
     rows: Vec<RawRow>,
-    seen_lower: HashSet<String>,
+    seen: Option<HashSet<String>>,
 }
 
 impl Walker<'_> {
     fn push(&mut self, key: String, value: Option<String>) {
-        let lower_key = key.to_lowercase();
+        let (lower_key, spelled) = if key.is_ascii() && !key.bytes().any(|b| b.is_ascii_uppercase())
+        {
+            (key, None)
+        } else {
+            let lower_key = lower(&key);
+            let spelled = (lower_key != key).then_some(key);
+            (lower_key, spelled)
+        };
         if let Some(target) = self.target
             && lower_key != target
         {
             return;
         }
-        self.seen_lower.insert(lower_key.clone());
+        if let Some(seen) = &mut self.seen {
+            seen.insert(lower_key.clone());
+        }
         self.rows.push(RawRow {
-            key,
             lower_key,
+            spelled,
             value,
         });
+    }
+
+    /// Whether a row with this lower-cased key was emitted already.
+    fn emitted(&mut self, lower_key: &str) -> bool {
+        if self.seen.is_none() && self.rows.len() > SCAN_LIMIT {
+            self.seen = Some(self.rows.iter().map(|r| r.lower_key.clone()).collect());
+        }
+        match &self.seen {
+            Some(seen) => seen.contains(lower_key),
+            None => self.rows.iter().any(|r| r.lower_key == lower_key),
+        }
     }
 
     /// Whether the walk may lead to the target key (always true for a full walk).
@@ -85,11 +139,14 @@ impl Walker<'_> {
         let Some(target) = self.target else {
             return true;
         };
-        let lower = path.to_lowercase();
-        target == lower
-            || (target.len() > lower.len()
-                && target.starts_with(lower.as_str())
-                && target.as_bytes().get(lower.len()) == Some(&b'.'))
+        // Compare lower-cased characters without allocating; most paths fail early.
+        let mut rest = target.chars();
+        for c in path.chars().flat_map(char::to_lowercase) {
+            if rest.next() != Some(c) {
+                return false;
+            }
+        }
+        matches!(rest.next(), None | Some('.'))
     }
 
     fn visit(&mut self, path: &str, current: &Value, depth: usize) {
@@ -105,10 +162,12 @@ impl Walker<'_> {
                 for item in items {
                     self.visit(path, item, depth + 1);
                     if let Value::String(s) = item {
-                        let item_key = format!("{path}.{s}");
+                        let item_key = join(path, s);
                         // Only the first spelling of `<path>.<item>` gets a row, compared
                         // case-insensitively against every row emitted so far.
-                        if !self.seen_lower.contains(&item_key.to_lowercase()) {
+                        let lower_item = lower(&item_key);
+                        if self.target.is_none_or(|t| t == lower_item) && !self.emitted(&lower_item)
+                        {
                             self.push(item_key, Some("true".to_owned()));
                         }
                     }
@@ -116,11 +175,7 @@ impl Walker<'_> {
             }
             Value::Object(map) => {
                 for (key, value) in map {
-                    let child = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
+                    let child = join(path, key);
                     if self.may_reach(&child) {
                         self.visit(&child, value, depth + 1);
                     }
@@ -130,11 +185,22 @@ impl Walker<'_> {
     }
 }
 
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        return key.to_owned();
+    }
+    let mut joined = String::with_capacity(path.len() + 1 + key.len());
+    joined.push_str(path);
+    joined.push('.');
+    joined.push_str(key);
+    joined
+}
+
 fn raw_rows(entity: &Value, target: Option<&str>) -> Vec<RawRow> {
     let mut walker = Walker {
         target,
         rows: Vec::new(),
-        seen_lower: HashSet::new(),
+        seen: None,
     };
     walker.visit("", entity, 0);
 
@@ -241,21 +307,27 @@ pub(crate) fn js_len(s: &str) -> usize {
 }
 
 fn check_case_duplicates(raw: &[RawRow]) -> Result<(), IndexError> {
-    let mut distinct: Vec<(&str, &str)> = Vec::new();
-    let mut seen: HashSet<&str> = HashSet::new();
+    // Without any key spelled differently from its lower-case form there is nothing to find.
+    if raw.iter().all(|r| r.spelled.is_none()) {
+        return Ok(());
+    }
+    let spelling = |r: &RawRow| r.spelled.clone().unwrap_or_else(|| r.lower_key.clone());
+    let mut distinct: Vec<(String, &str)> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for row in raw {
-        if seen.insert(row.key.as_str()) {
-            distinct.push((row.key.as_str(), row.lower_key.as_str()));
+        let spelled = spelling(row);
+        if seen.insert(spelled.clone()) {
+            distinct.push((spelled, row.lower_key.as_str()));
         }
     }
-    let mut lower: HashSet<&str> = distinct.iter().map(|(_, l)| *l).collect();
-    if lower.len() == distinct.len() {
+    let mut lower_keys: HashSet<&str> = distinct.iter().map(|(_, l)| *l).collect();
+    if lower_keys.len() == distinct.len() {
         return Ok(());
     }
     // Every spelling after the first of a lower-cased key is reported, lower-cased.
     let difference: Vec<&str> = distinct
         .iter()
-        .filter(|(_, l)| !lower.remove(l))
+        .filter(|(_, l)| !lower_keys.remove(l))
         .map(|(_, l)| *l)
         .collect();
     Err(IndexError::DuplicateKeys(format!(
@@ -270,21 +342,33 @@ fn to_rows(raw: Vec<RawRow>, target: Option<&str>) -> Vec<SearchRow> {
         if target.is_some_and(|t| t != row.lower_key) || js_len(&row.lower_key) > MAX_KEY_LENGTH {
             continue;
         }
-        let (value, original) = match row.value {
+        let (value, spelling) = match row.value {
             None => (None, None),
             Some(original) => {
-                let lower = original.to_lowercase();
-                if js_len(&lower) <= MAX_VALUE_LENGTH {
-                    (Some(lower), Some(original))
+                let needs_lowering =
+                    !original.is_ascii() || original.bytes().any(|b| b.is_ascii_uppercase());
+                if !needs_lowering {
+                    if js_len(&original) > MAX_VALUE_LENGTH {
+                        (None, None)
+                    } else {
+                        (Some(original), None)
+                    }
                 } else {
-                    (None, None)
+                    let lowered = into_lower(original.clone());
+                    if js_len(&lowered) > MAX_VALUE_LENGTH {
+                        (None, None)
+                    } else if lowered == original {
+                        (Some(lowered), None)
+                    } else {
+                        (Some(lowered), Some(original))
+                    }
                 }
             }
         };
         rows.push(SearchRow {
             key: row.lower_key,
             value,
-            original,
+            spelling,
         });
     }
     rows

@@ -7,13 +7,10 @@ fn rows(entity: &Value) -> Vec<(String, Option<String>, Option<String>)> {
     search_rows(entity)
         .expect("flattens")
         .into_iter()
-        .map(
-            |SearchRow {
-                 key,
-                 value,
-                 original,
-             }| (key, value, original),
-        )
+        .map(|row: SearchRow| {
+            let original = row.original().map(str::to_owned);
+            (row.key, row.value, original)
+        })
         .collect()
 }
 

@@ -3,7 +3,7 @@
 
 use greenroom_catalog_query::{
     CatalogIndex, EntityFilter, ListRequest, OrderDirective, OrderField, QueryRequest, SearchRow,
-    search_rows,
+    WalkStrategy, search_rows,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -159,7 +159,7 @@ fn naive_value(rows: &[SearchRow], key: &str, largest: bool) -> Option<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
 
     #[test]
     fn index_agrees_with_naive_evaluation(
@@ -169,8 +169,11 @@ proptest! {
         order_key in 0..KEYS.len(),
         desc in any::<bool>(),
         limit in 1..6u64,
+        strategy in prop_oneof![Just(WalkStrategy::Auto), Just(WalkStrategy::Collect), Just(WalkStrategy::Walk)],
     ) {
         let mut index = CatalogIndex::new();
+        // Both ordering strategies must agree with the naive order.
+        index.set_walk_strategy(strategy);
         for (i, spec) in specs.iter().enumerate() {
             // Uids are spread so that insertion order differs from uid order.
             let uid = format!("uid-{:03}", (i * 37) % 101);
@@ -273,8 +276,8 @@ proptest! {
         let mut naive_facets: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
         for (_, _, rows) in entities.iter().filter(|(_, _, rows)| naive(&filter, rows)) {
             for row in rows.iter().filter(|r| r.key == key) {
-                if let Some(original) = &row.original {
-                    *naive_facets.entry(original.clone()).or_default() += 1;
+                if let Some(original) = row.original() {
+                    *naive_facets.entry(original.to_owned()).or_default() += 1;
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! Look-ups by ref, uid and by-refs (spec §1.3, §7.4–§7.5; checklist 35), and index updates.
 
-use greenroom_catalog_query::{EntityFilter, parse_filter_params};
+use greenroom_catalog_query::{EntityFilter, PreparedEntity, parse_filter_params};
 use serde_json::json;
 
 use crate::support::{catalog, entity, strings};
@@ -126,4 +126,15 @@ fn lookups_and_replacement() {
         "component:default/renamed"
     );
     assert_eq!(index.len(), 11);
+
+    // Prepared inserts behave like upserts.
+    let prepared =
+        PreparedEntity::new(entity("Component", "Prepared", "u77", json!({}))).expect("prepares");
+    assert_eq!(prepared.entity_ref(), "component:default/prepared");
+    index.insert_prepared(prepared).expect("inserts");
+    assert_eq!(
+        index.get_by_uid("u77").expect("prepared").entity_ref(),
+        "component:default/prepared"
+    );
+    assert_eq!(index.len(), 12);
 }
