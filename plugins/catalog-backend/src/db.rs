@@ -224,6 +224,11 @@ pub(crate) async fn enqueue_stitch(tx: &mut Tx, refs: &[String], at: i64) -> Res
          ON CONFLICT (entity_ref) DO UPDATE SET next_stitch_at = CASE \
          WHEN excluded.next_stitch_at < stitch_queue.next_stitch_at THEN excluded.next_stitch_at \
          ELSE stitch_queue.next_stitch_at END";
+    // Sorted and deduplicated: rows are locked in ref order, as the stitcher
+    // locks them, so that the two never deadlock on PostgreSQL.
+    let mut refs: Vec<&String> = refs.iter().collect();
+    refs.sort_unstable();
+    refs.dedup();
     for entity_ref in refs {
         on_tx!(tx, |conn| sqlx::query(SQL)
             .bind(entity_ref)

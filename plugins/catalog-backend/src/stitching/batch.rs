@@ -157,10 +157,12 @@ impl CatalogEngine {
         if rows.is_empty() {
             return Ok(None);
         }
+        let mut refs: Vec<String> = rows.into_iter().map(|(r,)| r).collect();
+        refs.sort_unstable();
         Ok(Some(Claim {
             ticket,
             lease_until,
-            refs: rows.into_iter().map(|(r,)| r).collect(),
+            refs,
         }))
     }
 
@@ -199,19 +201,29 @@ impl CatalogEngine {
         }
 
         // Rows another worker took over (after our lease ran out) are its job now.
-        let sql = format!(
-            "SELECT entity_ref FROM stitch_queue WHERE stitch_ticket = $1{}",
-            if pg { " FOR UPDATE" } else { "" }
-        );
-        let owned: HashSet<String> = on_tx!(&mut tx, |conn| sqlx::query_as::<_, (String,)>(
-            AssertSqlSafe(sql)
-        )
-        .bind(&claim.ticket)
-        .fetch_all(conn)
-        .await)?
-        .into_iter()
-        .map(|(r,)| r)
-        .collect();
+        // (Looked up by key: the ticket column has no index.)
+        let mut owned: HashSet<String> = HashSet::with_capacity(claim.refs.len());
+        for chunk in claim.refs.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT entity_ref FROM stitch_queue WHERE entity_ref IN ({}) AND stitch_ticket = $1{}",
+                placeholders(2, chunk.len()),
+                // Rows are locked in ref order (the claim is sorted), the order
+                // `enqueue_stitch` locks them in, so that the two cannot deadlock.
+                if pg {
+                    " ORDER BY entity_ref FOR UPDATE"
+                } else {
+                    ""
+                }
+            );
+            let rows: Vec<(String,)> = on_tx!(&mut tx, |conn| {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(&claim.ticket);
+                for r in chunk {
+                    q = q.bind(r);
+                }
+                q.fetch_all(conn).await
+            })?;
+            owned.extend(rows.into_iter().map(|(r,)| r));
+        }
 
         let mut finals: HashMap<String, (String, String)> = HashMap::new();
         let owned_refs: Vec<&String> = claim.refs.iter().filter(|r| owned.contains(*r)).collect();

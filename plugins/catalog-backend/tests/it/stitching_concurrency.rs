@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::stitching_support::{Fixture, all_finals, entity, replay};
 
 const ENTITIES: usize = 300;
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 40;
 const HUB: &str = "group:default/hub";
 
 /// One "processing" round: new content for a slice of the entities, a new
@@ -43,17 +43,24 @@ async fn processing_round(db: &Database, round: usize) -> Result<(), sqlx::Error
                 .bind(HUB)
                 .execute(&mut *tx)
                 .await?;
-                for target in [r.as_str(), HUB] {
-                    sqlx::query(
-                        "INSERT INTO stitch_queue (entity_ref, next_stitch_at) VALUES ($1, 0) \
-                         ON CONFLICT (entity_ref) DO UPDATE SET next_stitch_at = CASE \
-                         WHEN excluded.next_stitch_at < stitch_queue.next_stitch_at \
-                         THEN excluded.next_stitch_at ELSE stitch_queue.next_stitch_at END",
-                    )
-                    .bind(target)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+            }
+            // Stitch requests go last and in ref order, as `enqueue_stitch` does.
+            let mut queued: Vec<String> = (0..ENTITIES)
+                .filter(|i| (i + round) % 3 == 0)
+                .map(|i| format!("component:default/e{i}"))
+                .chain([HUB.to_owned()])
+                .collect();
+            queued.sort();
+            for target in &queued {
+                sqlx::query(
+                    "INSERT INTO stitch_queue (entity_ref, next_stitch_at) VALUES ($1, 0) \
+                     ON CONFLICT (entity_ref) DO UPDATE SET next_stitch_at = CASE \
+                     WHEN excluded.next_stitch_at < stitch_queue.next_stitch_at \
+                     THEN excluded.next_stitch_at ELSE stitch_queue.next_stitch_at END",
+                )
+                .bind(target)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await
         }};
@@ -141,7 +148,8 @@ async fn two_workers_stitch_consistently_and_the_log_follows_commit_order() {
             processing_round(f.db(), round)
                 .await
                 .unwrap_or_else(|e| panic!("{db}: processing round {round}: {e}"));
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Back to back, so that rounds land while batches are in flight.
+            tokio::task::yield_now().await;
         }
         let deadline = Instant::now() + Duration::from_secs(60);
         while f.queue_len().await > 0 {
