@@ -21,7 +21,7 @@ use crate::db::{Tx, enqueue_stitch, now_ms};
 use crate::engine::CatalogEngine;
 
 /// Rows claimed per batch.
-const BATCH_SIZE: i64 = 200;
+const BATCH_SIZE: i64 = 500;
 /// Entities processed at once within a batch.
 const CONCURRENCY: usize = 8;
 /// How long the loop waits when nothing is due.
@@ -528,10 +528,16 @@ impl CatalogEngine {
                 .collect(),
         )
         .await?;
-        // A child that lost or gained its parent changes its orphan annotation.
+        // A child that lost or gained its parent changes its orphan annotation. A
+        // child inserted just now has nothing to stitch until it is processed.
         let new_edge_set: HashSet<(String, String)> = new_edges.into_iter().collect();
-        for (_, target) in old_edges.symmetric_difference(&new_edge_set) {
+        for (_, target) in old_edges.difference(&new_edge_set) {
             stitch.insert(target.clone());
+        }
+        for (_, target) in new_edge_set.difference(&old_edges) {
+            if existing.contains_key(target) {
+                stitch.insert(target.clone());
+            }
         }
         for d in succeeded {
             stitch.insert(d.claimed.entity_ref.clone());
