@@ -16,6 +16,7 @@ use crate::output;
 /// `packages/backend/src/index.ts`. `greenroom new plugin` adds lines here.
 pub(crate) fn app_features() -> Vec<BackendFeature> {
     vec![
+        greenroom_plugin_catalog_backend::plugin().into(),
         greenroom_plugin_announcements_backend::plugin().into(),
         // greenroom:new-plugin (generated plugins are added above this line)
     ]

@@ -6,6 +6,7 @@
 
 use greenroom_bench::generate;
 
+mod catalog;
 mod serve_startup;
 
 use std::io::Write as _;
@@ -27,6 +28,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Bench {
+    /// Catalog ingestion (cold start to fully stitched) and read endpoints under load.
+    Catalog {
+        /// Number of entities to generate.
+        #[arg(long, default_value_t = 10_000)]
+        entities: usize,
+        #[arg(long, value_enum, default_value_t = catalog::Store::Sqlite)]
+        store: catalog::Store,
+        /// Concurrent connections for the read load.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Requests per measured endpoint; 0 skips the read load.
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+    },
     /// `greenroom serve` start to the first 200 on `/readiness`, and idle memory.
     ///
     /// Each round starts the binary on an existing data directory (made by a
@@ -96,6 +111,20 @@ pub(crate) fn say(line: &str) {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.bench {
+        Bench::Catalog {
+            entities,
+            store,
+            connections,
+            requests,
+        } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(catalog::run(catalog::Options {
+                entities,
+                store,
+                connections,
+                requests,
+            })),
         Bench::ServeStartup { binary, rounds } => serve_startup::run(&binary, rounds),
         Bench::Validate {
             entities,

@@ -219,7 +219,11 @@ pub(crate) async fn append_change_log(
 
 /// Queues entity refs for stitching, no earlier than `at`; a ref already queued
 /// keeps one row (the earlier time wins), which is what deduplicates stitching.
-pub(crate) async fn enqueue_stitch(tx: &mut Tx, refs: &[String], at: i64) -> Result<(), BackendError> {
+pub(crate) async fn enqueue_stitch(
+    tx: &mut Tx,
+    refs: &[String],
+    at: i64,
+) -> Result<(), BackendError> {
     const SQL: &str = "INSERT INTO stitch_queue (entity_ref, next_stitch_at) VALUES ($1, $2) \
          ON CONFLICT (entity_ref) DO UPDATE SET next_stitch_at = CASE \
          WHEN excluded.next_stitch_at < stitch_queue.next_stitch_at THEN excluded.next_stitch_at \

@@ -44,7 +44,9 @@ pub struct EngineSettings {
 impl EngineSettings {
     /// Reads the settings; every error names its key.
     pub fn from_config(config: &Config) -> Result<EngineSettings, BackendError> {
-        let bad = |key: &str, why: &str| BackendError::config(format!("Invalid config at '{key}': {why}"));
+        let bad = |key: &str, why: &str| {
+            BackendError::config(format!("Invalid config at '{key}': {why}"))
+        };
         let processing_interval = match config.get("catalog.processingInterval") {
             None => Some((Duration::from_secs(100), Duration::from_secs(150))),
             Some(serde_json::Value::Bool(false)) => None,
@@ -53,10 +55,16 @@ impl EngineSettings {
                     .map_err(|e| bad("catalog.processingInterval", &e.0))?;
                 // Backstage rounds to whole seconds, at least one.
                 let secs = d.as_secs_f64().round().max(1.0);
-                Some((Duration::from_secs_f64(secs), Duration::from_secs_f64(secs * 1.5)))
+                Some((
+                    Duration::from_secs_f64(secs),
+                    Duration::from_secs_f64(secs * 1.5),
+                ))
             }
         };
-        let orphan_strategy = match config.get_optional_string("catalog.orphanStrategy")?.as_deref() {
+        let orphan_strategy = match config
+            .get_optional_string("catalog.orphanStrategy")?
+            .as_deref()
+        {
             None | Some("delete") => OrphanStrategy::Delete,
             Some("keep") => OrphanStrategy::Keep,
             Some(other) => {
@@ -66,17 +74,22 @@ impl EngineSettings {
                 ));
             }
         };
-        let readonly = config.get_optional_bool("catalog.readonly")?.unwrap_or(false);
+        let readonly = config
+            .get_optional_bool("catalog.readonly")?
+            .unwrap_or(false);
         let mut reading_allow = Vec::new();
         if let Some(entries) = config.get_optional_config_array("backend.reading.allow")? {
             for entry in entries {
                 let host = entry.get_string("host")?;
-                let paths = entry.get_optional_string_array("paths")?.unwrap_or_default();
+                let paths = entry
+                    .get_optional_string_array("paths")?
+                    .unwrap_or_default();
                 reading_allow.push((host, paths));
             }
         }
-        let cwd = std::env::current_dir()
-            .map_err(|e| BackendError::internal(format!("cannot read the working directory: {e}")))?;
+        let cwd = std::env::current_dir().map_err(|e| {
+            BackendError::internal(format!("cannot read the working directory: {e}"))
+        })?;
         Ok(EngineSettings {
             processing_interval,
             orphan_strategy,
@@ -107,7 +120,14 @@ impl std::fmt::Debug for CatalogEngine {
         f.debug_struct("CatalogEngine")
             .field("settings", &self.settings)
             .field("config_locations", &self.config_locations)
-            .field("processors", &self.processors.iter().map(|p| p.name().to_owned()).collect::<Vec<_>>())
+            .field(
+                "processors",
+                &self
+                    .processors
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -1,9 +1,114 @@
 //! The catalog plugin (`/api/catalog`): entity providers, the processing loop,
 //! stitching into final entities, the change log that in-memory indexes follow,
 //! and Backstage's catalog REST API.
+//!
+//! [`plugin`] wires them on the backend platform: the engine lives in the
+//! plugin's own database; every instance keeps an in-memory index that follows
+//! the change log and serves all reads; processing and stitching run on every
+//! instance, coordinated through the database; orphan cleanup is a global
+//! scheduled task; everything stops with the plugin's shutdown hook.
 
 pub mod api;
 pub(crate) mod db;
 pub mod engine;
+pub mod follower;
 pub mod processing;
 pub mod stitching;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use greenroom_backend_plugin_api::services::{
+    DATABASE, Frequency, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG, SCHEDULER, TaskDefinition,
+    TaskScope,
+};
+use greenroom_backend_plugin_api::{BackendError, BackendPlugin};
+use greenroom_plugin_catalog_node::{
+    CATALOG_PROCESSING_EXTENSION_POINT, CatalogProcessingExtension,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::ApiState;
+use crate::engine::{CatalogEngine, OrphanStrategy};
+
+/// The plugin id, and so the path under `/api`.
+pub const PLUGIN_ID: &str = "catalog";
+/// The id of the task that deletes orphans when `catalog.orphanStrategy` is `delete`.
+pub const ORPHAN_CLEANUP_TASK_ID: &str = "catalog_orphan_cleanup";
+
+/// The catalog plugin, to add to a backend.
+pub fn plugin() -> BackendPlugin {
+    BackendPlugin::new(PLUGIN_ID, |registrar| {
+        let extension = Arc::new(CatalogProcessingExtension::default());
+        registrar
+            .register_extension_point(CATALOG_PROCESSING_EXTENSION_POINT, Arc::clone(&extension));
+        registrar.register_init(move |env| async move {
+            let config = env.get(&ROOT_CONFIG).await?;
+            let logger = env.get(&LOGGER).await?;
+            let db = env.get(&DATABASE).await?.client().await?;
+            let engine = CatalogEngine::new(
+                db,
+                &config,
+                (*logger).clone(),
+                extension.processors(),
+                extension.providers(),
+            )
+            .await?;
+            engine.connect_providers().await?;
+            let (index, seq) = follower::load_index(&engine).await?;
+
+            let shutdown = CancellationToken::new();
+            let tasks = vec![
+                engine.start_processing(shutdown.clone()),
+                engine.start_stitching(shutdown.clone()),
+                follower::follow(
+                    Arc::clone(&engine),
+                    Arc::clone(&index),
+                    seq,
+                    shutdown.clone(),
+                ),
+            ];
+            env.get(&LIFECYCLE)
+                .await?
+                .add_shutdown_hook(Box::new(move || {
+                    Box::pin(async move {
+                        shutdown.cancel();
+                        for task in tasks {
+                            let _ = task.await;
+                        }
+                    })
+                }));
+
+            if engine.settings.orphan_strategy == OrphanStrategy::Delete {
+                let cleaner = Arc::clone(&engine);
+                env.get(&SCHEDULER)
+                    .await?
+                    .schedule_task(TaskDefinition {
+                        id: ORPHAN_CLEANUP_TASK_ID.to_owned(),
+                        frequency: Frequency::Every(Duration::from_secs(30)),
+                        timeout: Duration::from_secs(60),
+                        initial_delay: None,
+                        scope: TaskScope::Global,
+                        run: Arc::new(move |_cancel| {
+                            let cleaner = Arc::clone(&cleaner);
+                            Box::pin(async move {
+                                let removed = cleaner.delete_orphans().await?;
+                                if removed > 0 {
+                                    cleaner
+                                        .logger
+                                        .info(&format!("deleted {removed} orphaned entities"));
+                                }
+                                Ok::<(), BackendError>(())
+                            })
+                        }),
+                    })
+                    .await?;
+            }
+
+            env.get(&HTTP_ROUTER)
+                .await?
+                .use_router(api::router(Arc::new(ApiState { engine, index })));
+            Ok(())
+        });
+    })
+}

@@ -63,7 +63,10 @@ pub trait EntityProvider: Send + Sync {
     /// A unique, stable name: the owner of the entities this provider adds.
     fn name(&self) -> &str;
     /// Called once when the catalog starts; the provider keeps the connection.
-    async fn connect(&self, connection: Arc<dyn EntityProviderConnection>) -> Result<(), BackendError>;
+    async fn connect(
+        &self,
+        connection: Arc<dyn EntityProviderConnection>,
+    ) -> Result<(), BackendError>;
 }
 
 /// An error a processor reports about the entity being processed. Any error makes
@@ -81,7 +84,10 @@ pub struct ProcessingError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcessorEmit {
     /// A child entity read from `location` (a file of a Location entity, say).
-    Entity { entity: Value, location: LocationRef },
+    Entity {
+        entity: Value,
+        location: LocationRef,
+    },
     /// A location to read, which becomes a generated Location entity.
     Location(LocationSpec),
     /// A relation between two entities, emitted in one direction.
@@ -184,8 +190,22 @@ pub struct CatalogProcessingExtension {
 impl std::fmt::Debug for CatalogProcessingExtension {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CatalogProcessingExtension")
-            .field("processors", &self.processors().iter().map(|p| p.name().to_owned()).collect::<Vec<_>>())
-            .field("providers", &self.providers().iter().map(|p| p.name().to_owned()).collect::<Vec<_>>())
+            .field(
+                "processors",
+                &self
+                    .processors()
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "providers",
+                &self
+                    .providers()
+                    .iter()
+                    .map(|p| p.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

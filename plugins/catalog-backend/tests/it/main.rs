@@ -1,9 +1,10 @@
 //! Integration tests for greenroom-plugin-catalog-backend.
 mod api;
 mod api_support;
-mod stitching;
-mod stitching_concurrency;
-mod stitching_support;
+mod e2e;
 mod processing;
 mod processing_locations;
 mod processing_support;
+mod stitching;
+mod stitching_concurrency;
+mod stitching_support;

@@ -1,0 +1,213 @@
+//! The `catalog` benchmark: a generated catalog of N entities ingested from
+//! files by a whole backend, from cold start to fully stitched, then the read
+//! endpoints under load on 8 connections, and the process's memory.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use greenroom_backend_defaults::Backend;
+use greenroom_backend_test_utils::database::TestPostgres;
+use greenroom_config::Config;
+use serde_json::{Value, json};
+
+use crate::say;
+use greenroom_bench::{generate, load};
+
+/// Which database the catalog stores its state in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Store {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) struct Options {
+    pub(crate) entities: usize,
+    pub(crate) store: Store,
+    pub(crate) connections: usize,
+    pub(crate) requests: usize,
+}
+
+/// Writes the generated catalog as files of 500 documents and a root Location
+/// listing them; returns the root file.
+fn write_catalog(dir: &Path, entities: usize) -> anyhow::Result<std::path::PathBuf> {
+    let docs = generate::generate_documents(entities, 42);
+    let files = generate::into_files(&docs, 500);
+    let mut targets = Vec::with_capacity(files.len());
+    for (i, text) in files.iter().enumerate() {
+        let name = format!("part-{i:04}.yaml");
+        std::fs::write(dir.join(&name), text)?;
+        targets.push(format!("./{name}"));
+    }
+    let root = dir.join("catalog-info.yaml");
+    let listed: Vec<String> = targets.iter().map(|t| format!("    - {t}\n")).collect();
+    std::fs::write(
+        &root,
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: bench-root\nspec:\n  targets:\n{}",
+            listed.concat()
+        ),
+    )?;
+    Ok(root)
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+async fn total_items(client: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
+    let body: Value = client
+        .get(format!("{base}/api/catalog/entities/by-query?limit=0"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(body["totalItems"].as_u64().unwrap_or(0))
+}
+
+pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("greenroom-bench-catalog-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("catalog"))?;
+    let root = write_catalog(&dir.join("catalog"), options.entities)?;
+    let postgres = (options.store == Store::Postgres).then(TestPostgres::new);
+    let database = match &postgres {
+        Some(pg) => pg.database_config(json!({})),
+        None => json!({
+            "client": "better-sqlite3",
+            "connection": { "directory": dir.join("data").display().to_string() },
+        }),
+    };
+    let config = json!({
+        "backend": {
+            "baseUrl": "http://127.0.0.1",
+            "listen": { "host": "127.0.0.1", "port": 0 },
+            "database": database,
+        },
+        "catalog": {
+            "rules": [{ "allow": ["Component", "System", "API", "Resource", "Location", "Domain", "Group", "User", "Template"] }],
+            "locations": [{ "type": "file", "target": root.display().to_string() }],
+        },
+    });
+    let config = Config::from_value(config).context("bench config")?;
+    // Every generated entity, the root Location and the generated Location of
+    // the configured location.
+    let expected = (options.entities + 2) as u64;
+
+    let started = Instant::now();
+    let mut backend = Backend::new(Arc::new(config));
+    backend.add(greenroom_plugin_catalog_backend::plugin());
+    let running = backend.start().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base = format!("http://{}", running.local_addr().context("no address")?);
+    let client = reqwest::Client::new();
+    let deadline = started + Duration::from_secs(600);
+    loop {
+        if total_items(&client, &base).await? >= expected {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "not fully stitched within 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ingest = started.elapsed();
+    let store = match options.store {
+        Store::Sqlite => "SQLite",
+        Store::Postgres => "PostgreSQL",
+    };
+    say(&format!(
+        "catalog: {} entities from {} files on {store}",
+        options.entities,
+        options.entities.div_ceil(500)
+    ));
+    say(&format!(
+        "  cold start to fully stitched   {:>8.2} s   {:>9.0} entities/s",
+        ingest.as_secs_f64(),
+        expected as f64 / ingest.as_secs_f64()
+    ));
+    say(&format!(
+        "  RSS after ingest               {:>8.1} MiB",
+        rss_mib()
+    ));
+
+    if options.requests > 0 {
+        let c = options.connections;
+        let n = options.requests;
+        let names: Vec<String> = (0..1000)
+            .map(|i| {
+                format!(
+                    "{base}/api/catalog/entities/by-name/component/default/component-{}",
+                    i * 37 % (options.entities / 3).max(1)
+                )
+            })
+            .collect();
+        let kind_page = vec![format!(
+            "{base}/api/catalog/entities/by-query?filter=kind=component&limit=50"
+        )];
+        let owned_by: Vec<String> = (0..20)
+            .map(|t| format!("{base}/api/catalog/entities/by-query?filter=relations.ownedBy=group:default/team-{t}&limit=50"))
+            .collect();
+        let facets = vec![format!("{base}/api/catalog/entity-facets?facet=kind")];
+        // Cursor pages: walk the component pages once to collect their cursors.
+        let mut cursors = Vec::new();
+        let mut url = kind_page[0].clone();
+        for _ in 0..100 {
+            let body: Value = client.get(&url).send().await?.json().await?;
+            match body["pageInfo"]["nextCursor"].as_str() {
+                Some(cursor) => {
+                    url = format!("{base}/api/catalog/entities/by-query?limit=50&cursor={cursor}");
+                    cursors.push(url.clone());
+                }
+                None => break,
+            }
+        }
+        let health = vec![format!("{base}/.backstage/health/v1/liveness")];
+        let baseline = load::run(&health, c, n).await?;
+        say(&format!(
+            "  load: {n} requests per row on {c} connections (p50, p99, requests/s)"
+        ));
+        let row = |label: &str, r: &load::LoadResult| {
+            say(&format!(
+                "  {label:<28} p50 {:>7.3} ms  p99 {:>7.3} ms  {:>8.0} req/s  {:>5.2}x baseline p50",
+                r.p50.as_secs_f64() * 1e3,
+                r.p99.as_secs_f64() * 1e3,
+                r.requests_per_second,
+                r.p50.as_secs_f64() / baseline.p50.as_secs_f64()
+            ));
+        };
+        row("baseline: liveness", &baseline);
+        row("by-name", &load::run(&names, c, n).await?);
+        row(
+            "kind filter, page of 50",
+            &load::run(&kind_page, c, n).await?,
+        );
+        row(
+            "relations.ownedBy, page 50",
+            &load::run(&owned_by, c, n).await?,
+        );
+        row("facets: kind", &load::run(&facets, c, n).await?);
+        if !cursors.is_empty() {
+            row("cursor pages of 50", &load::run(&cursors, c, n).await?);
+        }
+        say(&format!(
+            "  RSS after load                 {:>8.1} MiB",
+            rss_mib()
+        ));
+    }
+
+    running.stop().await;
+    if let Some(pg) = postgres {
+        pg.cleanup().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Keeps this instance's in-memory index in step with the stitched entities.
+//!
+//! At start the index is loaded from a snapshot of `final_entities` (taken after
+//! reading the change log's newest sequence number, so nothing committed later is
+//! missed); from then on a task follows the change log from that number. Every
+//! instance does the same, so reads never touch the database and never drift.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use greenroom_backend_plugin_api::BackendError;
+use greenroom_catalog_query::CatalogIndex;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::CatalogEngine;
+
+/// The index shared by the REST routes and the follower.
+pub type SharedIndex = Arc<RwLock<CatalogIndex>>;
+
+/// How many change-log entries are read at once.
+const PAGE: usize = 2_000;
+/// How long the follower waits when it has caught up.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// Loads every final entity into a fresh index; returns it and the sequence
+/// number to follow from.
+pub async fn load_index(engine: &CatalogEngine) -> Result<(SharedIndex, i64), BackendError> {
+    let (seq, entities) = engine.final_entities_snapshot().await?;
+    let parsed: Vec<Value> = entities
+        .iter()
+        .filter_map(|text| serde_json::from_str(text).ok())
+        .collect();
+    let mut index = CatalogIndex::new();
+    for entity in parsed {
+        if let Err(e) = index.upsert(entity) {
+            engine
+                .logger
+                .warn(&format!("an entity could not be indexed: {e}"));
+        }
+    }
+    Ok((Arc::new(RwLock::new(index)), seq))
+}
+
+/// Applies the change log to `index` from `seq` on, until `shutdown`.
+pub fn follow(
+    engine: Arc<CatalogEngine>,
+    index: SharedIndex,
+    mut seq: i64,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let changes = tokio::select! {
+                () = shutdown.cancelled() => return,
+                changes = engine.changes_since(seq, PAGE) => changes,
+            };
+            let changes = match changes {
+                Ok(changes) => changes,
+                Err(e) => {
+                    engine
+                        .logger
+                        .warn(&format!("reading the change log failed: {}", e.message));
+                    if sleep_or_stop(&shutdown, Duration::from_secs(1)).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let full_page = changes.len() >= PAGE;
+            if let Some(last) = changes.last() {
+                seq = last.seq;
+                // Parse outside the lock so that readers wait only for the swaps.
+                let parsed: Vec<(String, Option<Value>)> = changes
+                    .into_iter()
+                    .map(|c| {
+                        let value = c
+                            .final_entity
+                            .as_deref()
+                            .and_then(|t| serde_json::from_str(t).ok());
+                        (c.entity_ref, value)
+                    })
+                    .collect();
+                let mut index = index
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for (entity_ref, value) in parsed {
+                    match value {
+                        Some(entity) => {
+                            if let Err(e) = index.upsert(entity) {
+                                engine
+                                    .logger
+                                    .warn(&format!("{entity_ref} could not be indexed: {e}"));
+                            }
+                        }
+                        None => {
+                            index.remove(&entity_ref);
+                        }
+                    }
+                }
+            }
+            if !full_page && sleep_or_stop(&shutdown, IDLE_POLL).await {
+                return;
+            }
+        }
+    })
+}
+
+/// Sleeps for `duration`; `true` when shutdown came first.
+async fn sleep_or_stop(shutdown: &CancellationToken, duration: Duration) -> bool {
+    tokio::select! {
+        () = shutdown.cancelled() => true,
+        () = tokio::time::sleep(duration) => false,
+    }
+}

@@ -1,0 +1,292 @@
+//! The catalog plugin on a whole backend, driven over HTTP, on SQLite and
+//! PostgreSQL: a config location ingested to the end, a broken edit keeping the
+//! last good version with its error, and registered locations served by a
+//! loopback HTTP server (standing in for a source host) created, listed, tried
+//! in a dry run, refused twice, and deleted with their entities.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+
+use greenroom_backend_test_utils::backend::TestBackend;
+use greenroom_backend_test_utils::database::{TestDir, TestPostgres};
+use serde_json::{Value, json};
+
+const TEAM: &str = "apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: team-a
+spec:
+  type: team
+  children: []
+";
+
+fn component(name: &str, tag: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  tags: [{tag}]\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
+    )
+}
+
+/// Serves `dir` over HTTP on a loopback port; the returned task ends with the test.
+async fn serve_dir(dir: std::path::PathBuf) -> (String, tokio::task::JoinHandle<()>) {
+    async fn file(
+        axum::extract::State(dir): axum::extract::State<std::path::PathBuf>,
+        axum::extract::Path(name): axum::extract::Path<String>,
+    ) -> Result<String, axum::http::StatusCode> {
+        if name.contains("..") {
+            return Err(axum::http::StatusCode::BAD_REQUEST);
+        }
+        std::fs::read_to_string(dir.join(name)).map_err(|_| axum::http::StatusCode::NOT_FOUND)
+    }
+    let app = Router::new()
+        .route("/files/{name}", axum::routing::get(file))
+        .with_state(dir);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/files"), task)
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    let response = client.get(url).send().await.expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    let response = client.post(url).json(&body).send().await.expect("answered");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Polls `check` every 100 ms for up to 20 s.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn run(database: Value, name: &str) {
+    let files = TestDir::new();
+    std::fs::write(files.path().join("team.yaml"), TEAM).expect("write");
+    std::fs::write(files.path().join("web.yaml"), component("web", "rust")).expect("write");
+    let root = files.path().join("catalog-info.yaml");
+    std::fs::write(
+        &root,
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: root\nspec:\n  targets: [./team.yaml, ./web.yaml]\n",
+    )
+    .expect("write");
+    let (remote_base, remote) = serve_dir(files.path().to_path_buf()).await;
+    // As in Backstage, an allowed host is matched with its port.
+    let remote_host = remote_base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("a host")
+        .to_owned();
+
+    let config = json!({
+        "backend": {
+            "database": database,
+            "reading": { "allow": [{ "host": remote_host }] },
+        },
+        "catalog": {
+            "rules": [{ "allow": ["Component", "Group", "Location", "API"] }],
+            "locations": [{ "type": "file", "target": root.display().to_string() }],
+            "orphanStrategy": "keep",
+        },
+    });
+    let backend = TestBackend::start(
+        config,
+        vec![greenroom_plugin_catalog_backend::plugin().into()],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: backend starts: {e}"));
+    let client = reqwest::Client::new();
+    let api = |path: &str| backend.url(&format!("/api/catalog{path}"));
+
+    // Ingested to the end: two Locations, the group and the component, with
+    // relations on both ends.
+    eventually("the config location is ingested", || async {
+        get(&client, &api("/entities/by-query?limit=0")).await.1["totalItems"] == 4
+    })
+    .await;
+    let (status, web) = get(&client, &api("/entities/by-name/component/default/web")).await;
+    assert_eq!(status, 200, "{name}: {web}");
+    assert_eq!(
+        web["relations"],
+        json!([{"type": "ownedBy", "targetRef": "group:default/team-a"}])
+    );
+    let (_, team) = get(&client, &api("/entities/by-name/group/default/team-a")).await;
+    assert_eq!(
+        team["relations"],
+        json!([{"type": "ownerOf", "targetRef": "component:default/web"}])
+    );
+    let uid = web["metadata"]["uid"].as_str().expect("uid").to_owned();
+    let etag = web["metadata"]["etag"].as_str().expect("etag").to_owned();
+
+    // A broken edit keeps the last good version, with the error in status.items.
+    std::fs::write(files.path().join("web.yaml"), component("web", "Bad Tag")).expect("write");
+    let (status, _) = post(
+        &client,
+        &api("/refresh"),
+        json!({"entityRef": "component:default/web"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{name}");
+    eventually("the broken edit shows as an error", || async {
+        let (_, web) = get(&client, &api("/entities/by-name/component/default/web")).await;
+        web["status"]["items"][0]["type"] == "backstage.io/catalog-processing"
+    })
+    .await;
+    let (_, broken) = get(&client, &api("/entities/by-name/component/default/web")).await;
+    assert_eq!(
+        broken["metadata"]["tags"],
+        json!(["rust"]),
+        "{name}: last good content kept"
+    );
+    assert_eq!(broken["status"]["items"][0]["level"], "error");
+    assert_eq!(broken["metadata"]["uid"], uid.as_str(), "uid is stable");
+    assert_ne!(
+        broken["metadata"]["etag"],
+        etag.as_str(),
+        "etag changes with the status"
+    );
+
+    // Fixing the file clears the error and serves the new content.
+    std::fs::write(files.path().join("web.yaml"), component("web", "go")).expect("write");
+    post(
+        &client,
+        &api("/refresh"),
+        json!({"entityRef": "component:default/web"}),
+    )
+    .await;
+    eventually("the fix clears the error", || async {
+        let (_, web) = get(&client, &api("/entities/by-name/component/default/web")).await;
+        web["metadata"]["tags"] == json!(["go"])
+            && web
+                .get("status")
+                .is_none_or(|s| s["items"].as_array().is_none_or(Vec::is_empty))
+    })
+    .await;
+
+    // Registered locations: a URL on the loopback source host.
+    std::fs::write(files.path().join("api.yaml"), "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: orders\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: 'openapi: 3.0.0'\n").expect("write");
+    let target = format!("{remote_base}/api.yaml");
+    let (status, dry) = post(
+        &client,
+        &api("/locations?dryRun=true"),
+        json!({"type": "url", "target": target}),
+    )
+    .await;
+    assert_eq!(status, 201, "{name}: {dry}");
+    assert_eq!(dry["exists"], false);
+    assert_eq!(dry["entities"][0]["kind"], "Location");
+    assert!(
+        dry["entities"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["metadata"]["name"] == "orders")),
+        "{dry}"
+    );
+    assert_eq!(
+        get(&client, &api("/locations")).await.1,
+        json!([]),
+        "a dry run stores nothing"
+    );
+
+    let (status, created) = post(
+        &client,
+        &api("/locations"),
+        json!({"type": "url", "target": target}),
+    )
+    .await;
+    assert_eq!(status, 201, "{name}: {created}");
+    let id = created["location"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let (status, again) = post(
+        &client,
+        &api("/locations"),
+        json!({"type": "url", "target": target}),
+    )
+    .await;
+    assert_eq!(
+        (status, again["error"]["name"].clone()),
+        (409, json!("ConflictError")),
+        "{name}"
+    );
+    eventually("the registered location is ingested", || async {
+        get(&client, &api("/entities/by-name/api/default/orders"))
+            .await
+            .0
+            == 200
+    })
+    .await;
+    let (status, listed) = get(&client, &api("/locations")).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["data"]["id"], id.as_str(), "{listed}");
+    let (status, by_entity) = get(&client, &api("/locations/by-entity/api/default/orders")).await;
+    assert_eq!(
+        (status, by_entity["id"].clone()),
+        (200, json!(id)),
+        "{name}: {by_entity}"
+    );
+    let (status, ancestry) = get(
+        &client,
+        &api("/entities/by-name/api/default/orders/ancestry"),
+    )
+    .await;
+    assert_eq!(status, 200, "{name}: {ancestry}");
+    assert_eq!(
+        ancestry["items"].as_array().map(Vec::len),
+        Some(2),
+        "{ancestry}"
+    );
+
+    let response = client
+        .delete(api(&format!("/locations/{id}")))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status().as_u16(), 204);
+    eventually("deleting the location removes its entities", || async {
+        get(&client, &api("/entities/by-name/api/default/orders"))
+            .await
+            .0
+            == 404
+    })
+    .await;
+    assert_eq!(get(&client, &api(&format!("/locations/{id}"))).await.0, 404);
+
+    backend.stop().await;
+    remote.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_end_to_end_on_sqlite() {
+    let data = TestDir::new();
+    run(
+        json!({"client": "better-sqlite3", "connection": {"directory": data.path().display().to_string()}}),
+        "sqlite",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_end_to_end_on_postgres() {
+    let pg = TestPostgres::new();
+    run(pg.database_config(json!({})), "postgres").await;
+    pg.cleanup().await;
+}
