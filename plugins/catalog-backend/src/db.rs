@@ -202,7 +202,7 @@ pub(crate) async fn append_change_log(
             ));
         }
         on_tx!(tx, |conn| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(crate::db::adapt(&conn, sql)));
             for entry in chunk {
                 q = q
                     .bind(&entry.entity_ref)
@@ -244,10 +244,110 @@ pub(crate) async fn enqueue_stitch(
     Ok(())
 }
 
+/// The SQL text for the executor it runs on. SQLite looks a numbered parameter
+/// (`$7`) up by name with a linear scan, which makes a statement with thousands
+/// of them quadratic to bind; anonymous `?` parameters bind in constant time. So
+/// on SQLite a statement whose placeholders read `$1, $2, ...` in textual order
+/// (every multi-row insert and `IN` list here) is rewritten with `?`. Any other
+/// statement, and every statement on PostgreSQL, is left as written.
+pub(crate) fn adapt<E: Dialect>(_executor: &E, sql: String) -> String {
+    if E::SQLITE { positional(sql) } else { sql }
+}
+
+/// Which dialect an executor speaks.
+pub(crate) trait Dialect {
+    const SQLITE: bool;
+}
+
+impl Dialect for &sqlx::SqlitePool {
+    const SQLITE: bool = true;
+}
+
+impl Dialect for &mut sqlx::SqliteConnection {
+    const SQLITE: bool = true;
+}
+
+impl Dialect for &sqlx::PgPool {
+    const SQLITE: bool = false;
+}
+
+impl Dialect for &mut sqlx::PgConnection {
+    const SQLITE: bool = false;
+}
+
+/// `sql` with `$1, $2, ...` replaced by `?` when they appear exactly in that order
+/// outside quoted strings; unchanged otherwise.
+fn positional(sql: String) -> String {
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut expected = 1u64;
+    let mut i = 0;
+    let mut last = 0;
+    let mut quoted = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\'' {
+            quoted = !quoted;
+        } else if b == b'$' && !quoted {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                end += 1;
+            }
+            if end > start {
+                match sql[start..end].parse::<u64>() {
+                    Ok(n) if n == expected => {
+                        out.push_str(&sql[last..i]);
+                        out.push('?');
+                        last = end;
+                        expected += 1;
+                        i = end;
+                        continue;
+                    }
+                    _ => return sql,
+                }
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&sql[last..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn numbered_placeholders_become_positional_only_in_order() {
+        let cases = [
+            (
+                "INSERT INTO t VALUES ($1, $2), ($3, $4)",
+                "INSERT INTO t VALUES (?, ?), (?, ?)",
+            ),
+            (
+                "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3)",
+                "SELECT * FROM t WHERE a = ? AND b IN (?, ?)",
+            ),
+            (
+                "SELECT * FROM t WHERE a = $1 OR b = $1",
+                "SELECT * FROM t WHERE a = $1 OR b = $1",
+            ),
+            (
+                "SELECT * FROM t WHERE a = $2 AND b = $1",
+                "SELECT * FROM t WHERE a = $2 AND b = $1",
+            ),
+            (
+                "SELECT '$1' FROM t WHERE a = $1",
+                "SELECT '$1' FROM t WHERE a = ?",
+            ),
+            ("SELECT 1", "SELECT 1"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(positional(input.to_owned()), expected, "{input}");
+        }
+    }
 
     #[test]
     fn hashes_ignore_key_order() {

@@ -82,10 +82,13 @@ macro_rules! bind_args {
 
 /// Runs a statement in the transaction; returns the rows affected.
 pub(crate) async fn exec(tx: &mut Tx, sql: String, args: Vec<Arg>) -> Result<u64, BackendError> {
-    let affected = on_tx!(tx, |conn| bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let affected = on_tx!(tx, |conn| bind_args!(
+        sqlx::query(AssertSqlSafe(crate::db::adapt(&conn, sql))),
+        args
+    )
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(affected)
 }
 
@@ -97,9 +100,12 @@ pub(crate) async fn fetch(
     columns: usize,
 ) -> Result<Vec<Vec<Option<String>>>, BackendError> {
     let rows = on_tx!(tx, |conn| {
-        let rows = bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
-            .fetch_all(conn)
-            .await?;
+        let rows = bind_args!(
+            sqlx::query(AssertSqlSafe(crate::db::adapt(&conn, sql))),
+            args
+        )
+        .fetch_all(conn)
+        .await?;
         rows.iter()
             .map(|row| {
                 (0..columns)
@@ -117,10 +123,13 @@ pub(crate) async fn exec_pool(
     sql: String,
     args: Vec<Arg>,
 ) -> Result<u64, BackendError> {
-    let affected = on_pool!(db, |pool| bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let affected = on_pool!(db, |pool| bind_args!(
+        sqlx::query(AssertSqlSafe(crate::db::adapt(&pool, sql))),
+        args
+    )
+    .execute(pool)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(affected)
 }
 
@@ -132,9 +141,12 @@ pub(crate) async fn fetch_pool(
     columns: usize,
 ) -> Result<Vec<Vec<Option<String>>>, BackendError> {
     let rows = on_pool!(db, |pool| {
-        let rows = bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
-            .fetch_all(pool)
-            .await?;
+        let rows = bind_args!(
+            sqlx::query(AssertSqlSafe(crate::db::adapt(&pool, sql))),
+            args
+        )
+        .fetch_all(pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 (0..columns)

@@ -147,13 +147,15 @@ impl CatalogEngine {
              (SELECT entity_ref FROM stitch_queue WHERE next_stitch_at <= $3 \
              ORDER BY next_stitch_at LIMIT $4{lock}) RETURNING entity_ref"
         );
-        let rows: Vec<(String,)> = on_pool!(&self.db, |pool| sqlx::query_as(AssertSqlSafe(sql))
-            .bind(lease_until)
-            .bind(&ticket)
-            .bind(now)
-            .bind(BATCH_SIZE)
-            .fetch_all(pool)
-            .await)?;
+        let rows: Vec<(String,)> = on_pool!(&self.db, |pool| sqlx::query_as(AssertSqlSafe(
+            crate::db::adapt(&pool, sql)
+        ))
+        .bind(lease_until)
+        .bind(&ticket)
+        .bind(now)
+        .bind(BATCH_SIZE)
+        .fetch_all(pool)
+        .await)?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -191,7 +193,7 @@ impl CatalogEngine {
                 if pg { " FOR KEY SHARE" } else { "" }
             );
             let rows: Vec<(String, String)> = on_tx!(&mut tx, |conn| {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql)));
                 for r in chunk {
                     q = q.bind(r);
                 }
@@ -216,7 +218,8 @@ impl CatalogEngine {
                 }
             );
             let rows: Vec<(String,)> = on_tx!(&mut tx, |conn| {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql)).bind(&claim.ticket);
+                let mut q =
+                    sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql))).bind(&claim.ticket);
                 for r in chunk {
                     q = q.bind(r);
                 }
@@ -233,7 +236,7 @@ impl CatalogEngine {
                 placeholders(1, chunk.len())
             );
             let rows: Vec<(String, String, String)> = on_tx!(&mut tx, |conn| {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql)));
                 for r in chunk {
                     q = q.bind(*r);
                 }
@@ -290,7 +293,7 @@ impl CatalogEngine {
                 placeholders(1, chunk.len())
             );
             on_tx!(&mut tx, |conn| {
-                let mut q = sqlx::query(AssertSqlSafe(sql));
+                let mut q = sqlx::query(AssertSqlSafe(crate::db::adapt(&conn, sql)));
                 for (_, id) in chunk {
                     q = q.bind(*id);
                 }
@@ -308,7 +311,7 @@ impl CatalogEngine {
                 value_tuples(chunk.len(), 5)
             );
             on_tx!(&mut tx, |conn| {
-                let mut q = sqlx::query(AssertSqlSafe(sql));
+                let mut q = sqlx::query(AssertSqlSafe(crate::db::adapt(&conn, sql)));
                 for (entity_ref, s) in chunk {
                     q = q
                         .bind(&s.entity_id)
@@ -374,7 +377,7 @@ impl CatalogEngine {
             );
             let rows: Vec<(String, String, Option<String>, Option<String>)> =
                 on_pool!(&self.db, |pool| {
-                    let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                    let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&pool, sql)));
                     for r in chunk {
                         q = q.bind(r);
                     }
@@ -396,7 +399,7 @@ impl CatalogEngine {
                  WHERE source_entity_ref IN ({list})"
             );
             let rows: Vec<(String, String, String)> = on_pool!(&self.db, |pool| {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&pool, sql)));
                 for r in chunk {
                     q = q.bind(r);
                 }
@@ -411,7 +414,7 @@ impl CatalogEngine {
                  WHERE target_entity_ref IN ({list})"
             );
             let rows: Vec<(String,)> = on_pool!(&self.db, |pool| {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&pool, sql)));
                 for r in chunk {
                     q = q.bind(r);
                 }

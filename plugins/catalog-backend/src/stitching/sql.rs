@@ -47,7 +47,7 @@ pub(crate) async fn tx_pairs(
     for chunk in values.chunks(IN_CHUNK) {
         let sql = template.replace("{list}", &placeholders(1, chunk.len()));
         let rows: Vec<(String, String)> = on_tx!(tx, |conn| {
-            let mut q = sqlx::query_as(AssertSqlSafe(sql));
+            let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql)));
             for v in chunk {
                 q = q.bind(v);
             }
@@ -68,7 +68,7 @@ pub(crate) async fn tx_singles(
     for chunk in values.chunks(IN_CHUNK) {
         let sql = template.replace("{list}", &placeholders(1, chunk.len()));
         let rows: Vec<(String,)> = on_tx!(tx, |conn| {
-            let mut q = sqlx::query_as(AssertSqlSafe(sql));
+            let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql)));
             for v in chunk {
                 q = q.bind(v);
             }
@@ -89,7 +89,7 @@ pub(crate) async fn tx_exec(
     for chunk in values.chunks(IN_CHUNK) {
         let sql = template.replace("{list}", &placeholders(1, chunk.len()));
         affected += on_tx!(tx, |conn| {
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(crate::db::adapt(&conn, sql)));
             for v in chunk {
                 q = q.bind(v);
             }
