@@ -1,0 +1,252 @@
+//! Backstage's own clients against Greenroom: the npm packages
+//! `@backstage/catalog-client` and `@backstage/catalog-model` drive the catalog
+//! API of a running backend (the example catalog, on SQLite and PostgreSQL)
+//! through the Node test in `conformance/catalog-client`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use greenroom_backend_test_utils::backend::TestBackend;
+use greenroom_backend_test_utils::database::{TestDir, TestPostgres};
+use serde_json::{Value, json};
+
+/// The 48 entities of `examples/` plus the Location generated for the config
+/// location that points at them.
+const EXAMPLE_ENTITIES: u64 = 49;
+
+/// What the dry run reads: one file with two entities, served over HTTP.
+const DRY_RUN_FILE: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: conformance-dry-run
+  description: Read by a dry run only.
+spec:
+  type: service
+  lifecycle: experimental
+  owner: group:default/harbour-ops-team
+---
+apiVersion: backstage.io/v1alpha1
+kind: Resource
+metadata:
+  name: conformance-dry-run-db
+spec:
+  type: database
+  owner: group:default/harbour-ops-team
+";
+
+/// Both database runs would otherwise race on installing `node_modules`.
+static NPM_INSTALL: Mutex<()> = Mutex::new(());
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Serves `dir` over HTTP on a loopback port, standing in for a source host.
+async fn serve_dir(dir: PathBuf) -> (String, tokio::task::JoinHandle<()>) {
+    async fn file(
+        axum::extract::State(dir): axum::extract::State<PathBuf>,
+        axum::extract::Path(name): axum::extract::Path<String>,
+    ) -> Result<String, axum::http::StatusCode> {
+        if name.contains("..") {
+            return Err(axum::http::StatusCode::BAD_REQUEST);
+        }
+        std::fs::read_to_string(dir.join(name)).map_err(|_| axum::http::StatusCode::NOT_FOUND)
+    }
+    let app = Router::new()
+        .route("/files/{name}", axum::routing::get(file))
+        .with_state(dir);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/files"), task)
+}
+
+/// Runs a command to completion, failing the test with its output otherwise.
+fn run_command(command: &mut Command, what: &str) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot start (is it installed?): {e}"));
+    let text = format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{text}",
+        output.status
+    );
+    text
+}
+
+/// Installs the locked npm packages unless `.ci/run` already did.
+fn ensure_node_modules(dir: &Path) {
+    let _guard = NPM_INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    run_command(Command::new("node").arg("--version"), "node --version");
+    if dir.join("node_modules/@backstage/catalog-client").is_dir()
+        && dir.join("node_modules/@backstage/catalog-model").is_dir()
+    {
+        return;
+    }
+    run_command(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir),
+        "npm ci",
+    );
+}
+
+async fn run(database: Value, name: &str) {
+    let files = TestDir::new();
+    std::fs::write(files.path().join("dry-run.yaml"), DRY_RUN_FILE).expect("write");
+    let (remote_base, remote) = serve_dir(files.path().to_path_buf()).await;
+    // As in Backstage, an allowed host is matched with its port.
+    let remote_host = remote_base
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("a host")
+        .to_owned();
+    let examples = repo_root().join("examples/catalog-info.yaml");
+    let config = json!({
+        "backend": {
+            "database": database,
+            "reading": { "allow": [{ "host": remote_host }] },
+        },
+        "catalog": {
+            "rules": [{ "allow": [
+                "Component", "System", "API", "Resource", "Location",
+                "Domain", "Group", "User", "Template",
+            ] }],
+            "locations": [{ "type": "file", "target": examples.display().to_string() }],
+        },
+    });
+    let backend = TestBackend::start(
+        config,
+        vec![greenroom_plugin_catalog_backend::plugin().into()],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: backend starts: {e}"));
+    let base = backend.url("/api/catalog");
+
+    // The Node test asserts on the whole catalog, so it starts once ingestion
+    // has finished: every entity present and every relation stitched.
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let total = match client
+            .get(format!("{base}/entities/by-query?limit=0"))
+            .send()
+            .await
+        {
+            Ok(response) => response.json::<Value>().await.ok(),
+            Err(_) => None,
+        }
+        .and_then(|body| body["totalItems"].as_u64());
+        if total == Some(EXAMPLE_ENTITIES) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: the example catalog was not ingested in time (totalItems {total:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Relations of the last entities processed land with the next stitch.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let owned = client
+            .get(format!(
+                "{base}/entities/by-query?limit=0&filter=relations.ownedBy"
+            ))
+            .send()
+            .await
+            .expect("answered")
+            .json::<Value>()
+            .await
+            .expect("json");
+        let all_owned = client
+            .get(format!(
+                "{base}/entities/by-query?limit=0&filter=spec.owner"
+            ))
+            .send()
+            .await
+            .expect("answered")
+            .json::<Value>()
+            .await
+            .expect("json");
+        if owned["totalItems"] == all_owned["totalItems"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: relations never stitched"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let dir = repo_root().join("conformance/catalog-client");
+    let node_dir = dir.clone();
+    let dry_run_url = format!("{remote_base}/dry-run.yaml");
+    let started = Instant::now();
+    let output = tokio::task::spawn_blocking(move || {
+        ensure_node_modules(&node_dir);
+        Command::new("node")
+            .args(["--test", "--test-reporter=tap", "catalog.test.mjs"])
+            .current_dir(&node_dir)
+            .env("GREENROOM_CATALOG_URL", base)
+            .env("GREENROOM_DRY_RUN_URL", dry_run_url)
+            .env("GREENROOM_EXAMPLE_ENTITIES", EXAMPLE_ENTITIES.to_string())
+            .output()
+    })
+    .await
+    .expect("the node runner thread")
+    .unwrap_or_else(|e| panic!("{name}: cannot start node (is it installed?): {e}"));
+    let report = format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{name}: the catalog-client conformance test failed ({}) after {:?}:\n{report}",
+        output.status,
+        started.elapsed()
+    );
+    // A passing run must have run tests: guard against an emptied file.
+    let passed = report
+        .lines()
+        .find_map(|line| line.strip_prefix("# pass "))
+        .and_then(|n| n.trim().parse::<u32>().ok());
+    assert!(
+        passed.is_some_and(|n| n >= 10),
+        "{name}: too few Node tests ran ({passed:?}):\n{report}"
+    );
+
+    backend.stop().await;
+    remote.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_client_conformance_on_sqlite() {
+    let data = TestDir::new();
+    run(
+        json!({"client": "better-sqlite3", "connection": {"directory": data.path().display().to_string()}}),
+        "sqlite",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn catalog_client_conformance_on_postgres() {
+    let pg = TestPostgres::new();
+    run(pg.database_config(json!({})), "postgres").await;
+    pg.cleanup().await;
+}
