@@ -92,7 +92,11 @@ const QUERY_BODY: Schema = Schema::Object(&ObjectSchema {
 });
 
 const BY_REFS_BODY: Schema = Schema::Object(&ObjectSchema {
-    properties: &[("entityRefs", STRINGS), ("fields", STRINGS)],
+    properties: &[
+        ("entityRefs", STRINGS),
+        ("fields", STRINGS),
+        ("query", OBJECT),
+    ],
     required: &["entityRefs"],
     additional: true,
 });
@@ -324,6 +328,16 @@ pub(crate) async fn by_refs(
     let refs = strings(body.get("entityRefs"));
     let fields = parse_fields(&strings(body.get("fields"))).map_err(query_error)?;
     let filter = parse_filter_params(q.all("filter")).map_err(query_error)?;
+    // Current catalog clients send a predicate in the body (`query`); a
+    // `filter` parameter given as well must hold too.
+    let filter = match (body.get("query"), filter) {
+        (None, filter) => filter,
+        (Some(predicate), None) => Some(parse_predicate(predicate).map_err(query_error)?),
+        (Some(predicate), Some(filter)) => Some(EntityFilter::All(vec![
+            parse_predicate(predicate).map_err(query_error)?,
+            filter,
+        ])),
+    };
     let items = state.index()?.by_refs(&refs, filter.as_ref());
     let mut out = Vec::with_capacity(items.len() * 512 + 16);
     out.extend_from_slice(b"{\"items\":[");

@@ -779,6 +779,42 @@ async fn single_entities_refs_and_facets() {
             ),
         ),
         (
+            "  by-refs with a body predicate",
+            "POST",
+            "/entities/by-refs",
+            Some((
+                JSON,
+                r#"{"entityRefs":["component:default/billing","api:default/orders-api","component:default/web-shop"],"fields":["metadata.name"],"query":{"$any":[{"kind":"api"},{"metadata.name":{"$hasPrefix":"BILL"}}]}}"#,
+            )),
+            Expect::Json(
+                json!({"items": [{"metadata":{"name":"billing"}}, {"metadata":{"name":"orders-api"}}, null]}),
+            ),
+        ),
+        (
+            "  by-refs with a body predicate and a filter",
+            "POST",
+            "/entities/by-refs?filter=kind=component",
+            Some((
+                JSON,
+                r#"{"entityRefs":["component:default/billing","api:default/orders-api"],"fields":["metadata.name"],"query":{"$any":[{"kind":"api"},{"metadata.name":"billing"}]}}"#,
+            )),
+            Expect::Json(json!({"items": [{"metadata":{"name":"billing"}}, null]})),
+        ),
+        (
+            "  by-refs with a malformed body predicate",
+            "POST",
+            "/entities/by-refs",
+            Some((
+                JSON,
+                r#"{"entityRefs":["component:default/billing"],"query":{"kind":{"$nope":1}}}"#,
+            )),
+            Expect::Error(
+                400,
+                "InputError",
+                "Invalid filter predicate value for field \"kind\": unknown operator \"$nope\"",
+            ),
+        ),
+        (
             "38 facets with original case",
             "GET",
             "/entity-facets?facet=kind&facet=spec.type",
