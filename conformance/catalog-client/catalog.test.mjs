@@ -19,7 +19,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { CatalogClient } from '@backstage/catalog-client';
+import { CATALOG_FILTER_EXISTS, CatalogClient } from '@backstage/catalog-client';
 import {
   EntityPolicies,
   FieldFormatEntityPolicy,
@@ -433,6 +433,118 @@ test('validateEntity: a valid entity passes, a bad name fails with errors', asyn
   assert.match(bad.errors[0].message, /Not a valid name!/);
 });
 
+test('predicate queries: queryEntities, facets and by-refs through the POST endpoints', async () => {
+  const ownedBy = ['group:default/harbour-ops-team', 'group:default/freight-team'];
+  const query = {
+    kind: { $in: ['component', 'api'] },
+    relations: { $contains: { type: 'ownedBy', targetRef: { $in: ownedBy } } },
+  };
+  const expected = all
+    .filter(e => ['Component', 'API'].includes(e.kind))
+    .filter(e => e.relations.some(r => r.type === 'ownedBy' && ownedBy.includes(r.targetRef)));
+  assert.ok(expected.length >= 4, `${expected.map(refOf)}`);
+
+  // Page through the predicate with cursors: the cursor carries the query.
+  const pages = [];
+  let response = await catalog.queryEntities({
+    query,
+    limit: 3,
+    orderFields: { field: 'metadata.name', order: 'desc' },
+  });
+  pages.push(response);
+  while (response.pageInfo.nextCursor) {
+    assert.ok(pages.length < 20, 'paging terminates');
+    response = await catalog.queryEntities({ cursor: response.pageInfo.nextCursor });
+    pages.push(response);
+  }
+  const seen = [];
+  for (const page of pages) {
+    assert.equal(page.totalItems, expected.length);
+    seen.push(...(await validateAll(page.items)).map(refOf));
+  }
+  assert.equal(new Set(seen).size, seen.length, 'pages do not overlap');
+  assert.deepEqual(sorted(seen), sorted(expected.map(refOf)));
+  const names = pages.flatMap(p => p.items.map(e => e.metadata.name));
+  assert.deepEqual(names, [...names].sort().reverse(), 'descending across pages');
+  if (pages.length > 1) {
+    const back = await catalog.queryEntities({ cursor: pages[1].pageInfo.prevCursor });
+    assert.deepEqual(back.items.map(refOf), pages[0].items.map(refOf));
+  }
+
+  // Logical nodes: $any, $not, $hasPrefix, $exists; a legacy filter is AND-ed in.
+  const logical = await catalog.queryEntities({
+    query: {
+      $any: [
+        { 'metadata.name': { $hasPrefix: 'VESSEL-' } },
+        { $all: [{ kind: 'resource' }, { $not: { 'spec.type': 'database' } }] },
+      ],
+    },
+    filter: { 'spec.owner': CATALOG_FILTER_EXISTS },
+    limit: 100,
+  });
+  await validateAll(logical.items);
+  assert.deepEqual(
+    sorted(logical.items.map(refOf)),
+    sorted(
+      all
+        .filter(e => e.spec?.owner !== undefined)
+        .filter(
+          e =>
+            e.metadata.name.startsWith('vessel-') ||
+            (e.kind === 'Resource' && e.spec.type !== 'database'),
+        )
+        .map(refOf),
+    ),
+  );
+  assert.ok(logical.items.some(e => e.kind === 'API'), 'vessel-telemetry is an API');
+
+  const facets = await catalog.getEntityFacets({ facets: ['kind', 'spec.type'], query: { kind: { $in: ['api', 'resource'] } } });
+  assert.deepEqual(
+    Object.fromEntries(facets.facets.kind.map(({ value, count }) => [value, count])),
+    { API: EXAMPLE_KINDS.API, Resource: EXAMPLE_KINDS.Resource },
+  );
+  const types = {};
+  for (const e of all) if (e.kind === 'API' || e.kind === 'Resource') types[e.spec.type] = (types[e.spec.type] ?? 0) + 1;
+  assert.deepEqual(
+    Object.fromEntries(facets.facets['spec.type'].map(({ value, count }) => [value, count])),
+    types,
+  );
+
+  const byRefs = await catalog.getEntitiesByRefs({
+    entityRefs: ['component:default/vessel-tracker', 'component:default/harbour-web', 'api:default/vessel-telemetry'],
+    query: { 'spec.type': 'service' },
+  });
+  assert.equal(byRefs.items.length, 3);
+  await validate(byRefs.items[0]);
+  assert.equal(refOf(byRefs.items[0]), 'component:default/vessel-tracker');
+  assert.deepEqual(byRefs.items.slice(1), [undefined, undefined]);
+});
+
+test('getEntities: existence filters and offset/limit paging', async () => {
+  const withSystem = await catalog.getEntities({ filter: { kind: 'component', 'spec.system': CATALOG_FILTER_EXISTS } });
+  await validateAll(withSystem.items);
+  assert.deepEqual(
+    sorted(withSystem.items.map(refOf)),
+    sorted(all.filter(e => e.kind === 'Component' && e.spec.system !== undefined).map(refOf)),
+  );
+  const order = { field: 'metadata.name', order: 'asc' };
+  const whole = (await catalog.getEntities({ filter: { kind: 'user' }, order })).items;
+  const first = (await catalog.getEntities({ filter: { kind: 'user' }, order, limit: 5 })).items;
+  const rest = (await catalog.getEntities({ filter: { kind: 'user' }, order, offset: 5 })).items;
+  await validateAll([...first, ...rest]);
+  assert.equal(first.length, 5);
+  assert.deepEqual([...first, ...rest].map(refOf), whole.map(refOf));
+});
+
+test('refreshEntity: an unknown entity is a NotFoundError', async () => {
+  await assert.rejects(catalog.refreshEntity('component:default/no-such-thing'), err => {
+    assert.equal(err.name, 'ResponseError');
+    assert.equal(err.response.status, 404);
+    assert.equal(err.body.error.name, 'NotFoundError');
+    return true;
+  });
+});
+
 test('getLocations, refreshEntity, ancestry, and a registered location end to end', async () => {
   // Config locations are not registered locations: none are listed yet.
   assert.deepEqual((await catalog.getLocations()).items, []);
@@ -451,6 +563,14 @@ test('getLocations, refreshEntity, ancestry, and a registered location end to en
     assert.deepEqual(listed.items, [added.location]);
     assert.deepEqual(await catalog.getLocationById(added.location.id), added.location);
     assert.deepEqual(await catalog.getLocationByRef(`url:${dryRunUrl}`), added.location);
+    const queried = await catalog.queryLocations({ query: { target: { $hasPrefix: dryRunUrl.toUpperCase() } } });
+    assert.deepEqual(queried.items, [added.location]);
+    assert.equal(queried.totalItems, 1);
+    const none = await catalog.queryLocations({ query: { type: 'file' } });
+    assert.deepEqual(none, { items: [], totalItems: 0, pageInfo: {} });
+    const streamed = [];
+    for await (const page of catalog.streamLocations()) streamed.push(...page);
+    assert.deepEqual(streamed, [added.location]);
 
     let ingested;
     for (let i = 0; i < 200 && !ingested; i += 1) {
