@@ -5,6 +5,7 @@
 // until it is ingested, and runs this file with:
 //   GREENROOM_CATALOG_URL  base URL of the catalog API, e.g. http://127.0.0.1:7007/api/catalog
 //   GREENROOM_DRY_RUN_URL  URL of a two-entity descriptor (a Component and a Resource)
+//   GREENROOM_EXAMPLE_ENTITIES  (optional) the entity count the harness waited for
 //
 // Every entity the client returns is checked with @backstage/catalog-model's own
 // validators. Served entities are *final* entities: they carry `relations` and
@@ -65,6 +66,9 @@ const EXAMPLE_KINDS = {
   User: 12,
 };
 const EXAMPLE_TOTAL = Object.values(EXAMPLE_KINDS).reduce((a, b) => a + b, 0);
+if (process.env.GREENROOM_EXAMPLE_ENTITIES !== undefined) {
+  assert.equal(Number(process.env.GREENROOM_EXAMPLE_ENTITIES), EXAMPLE_TOTAL, 'the harness and this file agree');
+}
 
 const policy = EntityPolicies.allOf([
   new SchemaValidEntityPolicy(),

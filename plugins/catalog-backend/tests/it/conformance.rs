@@ -69,7 +69,7 @@ async fn serve_dir(dir: PathBuf) -> (String, tokio::task::JoinHandle<()>) {
 }
 
 /// Runs a command to completion, failing the test with its output otherwise.
-fn run_command(command: &mut Command, what: &str) -> String {
+fn run_command(command: &mut Command, what: &str) {
     let output = command
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot start (is it installed?): {e}"));
@@ -83,7 +83,6 @@ fn run_command(command: &mut Command, what: &str) -> String {
         "{what} failed ({}):\n{text}",
         output.status
     );
-    text
 }
 
 /// Installs the locked npm packages unless `.ci/run` already did.
