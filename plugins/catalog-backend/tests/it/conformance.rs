@@ -8,10 +8,11 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use greenroom_backend_test_utils::backend::TestBackend;
 use greenroom_backend_test_utils::database::{TestDir, TestPostgres};
 use serde_json::{Value, json};
+
+use crate::source_host::serve_dir;
 
 /// The 48 entities of `examples/` plus the Location generated for the config
 /// location that points at them.
@@ -42,30 +43,6 @@ static NPM_INSTALL: Mutex<()> = Mutex::new(());
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Serves `dir` over HTTP on a loopback port, standing in for a source host.
-async fn serve_dir(dir: PathBuf) -> (String, tokio::task::JoinHandle<()>) {
-    async fn file(
-        axum::extract::State(dir): axum::extract::State<PathBuf>,
-        axum::extract::Path(name): axum::extract::Path<String>,
-    ) -> Result<String, axum::http::StatusCode> {
-        if name.contains("..") {
-            return Err(axum::http::StatusCode::BAD_REQUEST);
-        }
-        std::fs::read_to_string(dir.join(name)).map_err(|_| axum::http::StatusCode::NOT_FOUND)
-    }
-    let app = Router::new()
-        .route("/files/{name}", axum::routing::get(file))
-        .with_state(dir);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/files"), task)
 }
 
 /// Runs a command to completion, failing the test with its output otherwise.
@@ -105,14 +82,9 @@ fn ensure_node_modules(dir: &Path) {
 async fn run(database: Value, name: &str) {
     let files = TestDir::new();
     std::fs::write(files.path().join("dry-run.yaml"), DRY_RUN_FILE).expect("write");
-    let (remote_base, remote) = serve_dir(files.path().to_path_buf()).await;
+    let remote = serve_dir(files.path().to_path_buf()).await;
     // As in Backstage, an allowed host is matched with its port.
-    let remote_host = remote_base
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .expect("a host")
-        .to_owned();
+    let (remote_base, remote_host) = (remote.base.clone(), remote.host.clone());
     let examples = repo_root().join("examples/catalog-info.yaml");
     let config = json!({
         "backend": {
@@ -230,7 +202,7 @@ async fn run(database: Value, name: &str) {
     );
 
     backend.stop().await;
-    remote.abort();
+    drop(remote);
 }
 
 #[tokio::test(flavor = "multi_thread")]

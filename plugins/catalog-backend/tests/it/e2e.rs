@@ -6,11 +6,11 @@
 
 use std::time::{Duration, Instant};
 
-use axum::Router;
-
 use greenroom_backend_test_utils::backend::TestBackend;
 use greenroom_backend_test_utils::database::{TestDir, TestPostgres};
 use serde_json::{Value, json};
+
+use crate::source_host::serve_dir;
 
 const TEAM: &str = "apiVersion: backstage.io/v1alpha1
 kind: Group
@@ -25,30 +25,6 @@ fn component(name: &str, tag: &str) -> String {
     format!(
         "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  tags: [{tag}]\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
     )
-}
-
-/// Serves `dir` over HTTP on a loopback port; the returned task ends with the test.
-async fn serve_dir(dir: std::path::PathBuf) -> (String, tokio::task::JoinHandle<()>) {
-    async fn file(
-        axum::extract::State(dir): axum::extract::State<std::path::PathBuf>,
-        axum::extract::Path(name): axum::extract::Path<String>,
-    ) -> Result<String, axum::http::StatusCode> {
-        if name.contains("..") {
-            return Err(axum::http::StatusCode::BAD_REQUEST);
-        }
-        std::fs::read_to_string(dir.join(name)).map_err(|_| axum::http::StatusCode::NOT_FOUND)
-    }
-    let app = Router::new()
-        .route("/files/{name}", axum::routing::get(file))
-        .with_state(dir);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/files"), task)
 }
 
 async fn get(client: &reqwest::Client, url: &str) -> (u16, Value) {
@@ -87,14 +63,9 @@ async fn run(database: Value, name: &str) {
         "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: root\nspec:\n  targets: [./team.yaml, ./web.yaml]\n",
     )
     .expect("write");
-    let (remote_base, remote) = serve_dir(files.path().to_path_buf()).await;
+    let remote = serve_dir(files.path().to_path_buf()).await;
     // As in Backstage, an allowed host is matched with its port.
-    let remote_host = remote_base
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .expect("a host")
-        .to_owned();
+    let (remote_base, remote_host) = (remote.base.clone(), remote.host.clone());
 
     let config = json!({
         "backend": {
@@ -271,7 +242,7 @@ async fn run(database: Value, name: &str) {
     assert_eq!(get(&client, &api(&format!("/locations/{id}"))).await.0, 404);
 
     backend.stop().await;
-    remote.abort();
+    drop(remote);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,6 +6,7 @@ mod e2e;
 mod processing;
 mod processing_locations;
 mod processing_support;
+mod source_host;
 mod stitching;
 mod stitching_concurrency;
 mod stitching_support;
