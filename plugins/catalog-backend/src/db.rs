@@ -10,12 +10,19 @@ use serde_json::Value;
 
 /// The catalog's migrations, recorded in its own table.
 pub(crate) const MIGRATIONS_TABLE: &str = "catalog_migrations";
-const MIGRATIONS: &[Migration] = &[Migration::new(
-    1,
-    "catalog tables",
-    include_str!("../migrations/0001_catalog.postgres.sql"),
-)
-.with_sqlite(include_str!("../migrations/0001_catalog.sqlite.sql"))];
+const MIGRATIONS: &[Migration] = &[
+    Migration::new(
+        1,
+        "catalog tables",
+        include_str!("../migrations/0001_catalog.postgres.sql"),
+    )
+    .with_sqlite(include_str!("../migrations/0001_catalog.sqlite.sql")),
+    Migration::new(
+        2,
+        "location presence",
+        include_str!("../migrations/0002_location_presence.sql"),
+    ),
+];
 
 /// Applies the catalog's migrations.
 pub(crate) async fn migrate(db: &Database) -> Result<(), BackendError> {

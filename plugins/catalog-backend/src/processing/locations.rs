@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::mutations::ProviderConnection;
-use super::sql::{Arg, col, exec_pool, fetch_pool};
+use super::sql::{Arg, col, exec_pool, fetch_pool, opt};
 use crate::engine::CatalogEngine;
 
 /// The provider name (`source_key`) of `catalog.locations`.
@@ -37,6 +37,9 @@ pub struct LocationRow {
     /// The ref of its generated Location entity, kept across updates.
     #[serde(rename = "entityRef")]
     pub entity_ref: String,
+    /// Whether the target must exist; not part of Backstage's wire shape.
+    #[serde(skip)]
+    pub presence: Presence,
 }
 
 /// Reads `catalog.locations` as `(type, target)`, `file` targets made absolute.
@@ -208,7 +211,7 @@ impl EntityProvider for DefaultLocationStore {
                 location_entity(
                     &row.location_type,
                     &row.target,
-                    Presence::Required,
+                    row.presence,
                     name_of(&row.entity_ref),
                 )
             })
@@ -225,10 +228,14 @@ fn row(values: &[Option<String>]) -> LocationRow {
         location_type: col(values, 1),
         target: col(values, 2),
         entity_ref: col(values, 3),
+        presence: match opt(values, 4).as_deref() {
+            Some("optional") => Presence::Optional,
+            _ => Presence::Required,
+        },
     }
 }
 
-const COLUMNS: &str = "id, type, target, entity_ref";
+const COLUMNS: &str = "id, type, target, entity_ref, presence";
 
 impl CatalogEngine {
     /// Connects the providers: the config locations and the location store (each a
@@ -277,16 +284,18 @@ impl CatalogEngine {
                 "location:default/{}",
                 generated_location_name(location_type, target)
             ),
+            presence: presence.unwrap_or_default(),
         };
         exec_pool(
             &self.db,
-            "INSERT INTO locations (id, type, target, entity_ref) VALUES ($1, $2, $3, $4)"
+            "INSERT INTO locations (id, type, target, entity_ref, presence) VALUES ($1, $2, $3, $4, $5)"
                 .to_owned(),
             vec![
                 Arg::from(&row.id),
                 Arg::from(&row.location_type),
                 Arg::from(&row.target),
                 Arg::from(&row.entity_ref),
+                Arg::from(row.presence.as_str()),
             ],
         )
         .await
@@ -300,7 +309,7 @@ impl CatalogEngine {
         let added = location_entity(
             location_type,
             target,
-            presence.unwrap_or_default(),
+            row.presence,
             name_of(&row.entity_ref),
         );
         self.apply_mutation(
@@ -343,7 +352,7 @@ impl CatalogEngine {
             &self.db,
             format!("SELECT {COLUMNS} FROM locations WHERE type <> 'bootstrap' ORDER BY id"),
             Vec::new(),
-            4,
+            5,
         )
         .await?;
         Ok(rows.iter().map(|r| row(r)).collect())
@@ -355,7 +364,7 @@ impl CatalogEngine {
             &self.db,
             format!("SELECT {COLUMNS} FROM locations WHERE id = $1"),
             vec![Arg::from(id)],
-            4,
+            5,
         )
         .await?;
         rows.first()
@@ -393,7 +402,7 @@ impl CatalogEngine {
         let added = location_entity(
             location_type,
             target,
-            Presence::Required,
+            current.presence,
             name_of(&current.entity_ref),
         );
         self.apply_mutation(
@@ -444,7 +453,7 @@ impl CatalogEngine {
             &self.db,
             format!("SELECT {COLUMNS} FROM locations WHERE type = $1 AND target = $2"),
             vec![Arg::from(location_type), Arg::from(target)],
-            4,
+            5,
         )
         .await?;
         rows.first().map(|r| row(r)).ok_or_else(|| {

@@ -380,3 +380,62 @@ async fn two_instances_on_one_postgres_ingest_one_catalog() {
     second.stop().await;
     pg.cleanup().await;
 }
+
+/// A location registered with `presence: optional` keeps it across a restart:
+/// its missing target is not an error before or after.
+#[tokio::test(flavor = "multi_thread")]
+async fn optional_presence_survives_a_restart() {
+    let data = TestDir::new();
+    let files = TestDir::new();
+    let remote = serve_dir(files.path().to_path_buf()).await;
+    let config = json!({
+        "backend": {
+            "database": {"client": "better-sqlite3", "connection": {"directory": data.path().display().to_string()}},
+            "reading": { "allow": [{ "host": remote.host }] },
+        },
+    });
+    let client = reqwest::Client::new();
+    let target = format!("{}/not-yet.yaml", remote.base);
+    let mut location_ref = String::new();
+    for round in 0..2 {
+        let backend = TestBackend::start(
+            config.clone(),
+            vec![greenroom_plugin_catalog_backend::plugin().into()],
+        )
+        .await
+        .expect("backend starts");
+        let api = |path: &str| backend.url(&format!("/api/catalog{path}"));
+        if round == 0 {
+            let (status, created) = post(
+                &client,
+                &api("/locations"),
+                json!({"type": "url", "target": target, "presence": "optional"}),
+            )
+            .await;
+            assert_eq!(status, 201, "{created}");
+            location_ref = created["location"]["entityRef"]
+                .as_str()
+                .expect("entityRef")
+                .to_owned();
+        }
+        let (kind, rest) = location_ref.split_once(':').expect("a ref");
+        let (namespace, name) = rest.split_once('/').expect("a ref");
+        let url = api(&format!("/entities/by-name/{kind}/{namespace}/{name}"));
+        eventually("the Location entity is served", || async {
+            get(&client, &url).await.0 == 200
+        })
+        .await;
+        let (_, entity) = get(&client, &url).await;
+        assert_eq!(
+            entity["spec"]["presence"], "optional",
+            "round {round}: {entity}"
+        );
+        assert!(
+            entity
+                .get("status")
+                .is_none_or(|s| s["items"].as_array().is_none_or(Vec::is_empty)),
+            "round {round}: {entity}"
+        );
+        backend.stop().await;
+    }
+}
