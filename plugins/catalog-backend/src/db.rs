@@ -231,25 +231,37 @@ pub(crate) async fn enqueue_stitch(
     refs: &[String],
     at: i64,
 ) -> Result<(), BackendError> {
-    const SQL: &str = "INSERT INTO stitch_queue (entity_ref, next_stitch_at) VALUES ($1, $2) \
-         ON CONFLICT (entity_ref) DO UPDATE SET next_stitch_at = CASE \
-         WHEN excluded.next_stitch_at < stitch_queue.next_stitch_at THEN excluded.next_stitch_at \
-         ELSE stitch_queue.next_stitch_at END";
     // Sorted and deduplicated: rows are locked in ref order, as the stitcher
-    // locks them, so that the two never deadlock on PostgreSQL.
+    // locks them, so that the two never deadlock on PostgreSQL (and one
+    // statement may not touch a row twice).
     let mut refs: Vec<&String> = refs.iter().collect();
     refs.sort_unstable();
     refs.dedup();
-    for entity_ref in refs {
-        on_tx!(tx, |conn| sqlx::query(SQL)
-            .bind(entity_ref)
-            .bind(at)
-            .execute(conn)
-            .await
-            .map(drop))?;
+    for chunk in refs.chunks(STITCH_CHUNK) {
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO stitch_queue (entity_ref, next_stitch_at) VALUES {} \
+             ON CONFLICT (entity_ref) DO UPDATE SET next_stitch_at = CASE \
+             WHEN excluded.next_stitch_at < stitch_queue.next_stitch_at THEN excluded.next_stitch_at \
+             ELSE stitch_queue.next_stitch_at END",
+            tuples.join(", ")
+        );
+        on_tx!(tx, |conn| {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(adapt(&conn, sql)));
+            for entity_ref in chunk {
+                query = query.bind(*entity_ref).bind(at);
+            }
+            query.execute(conn).await.map(drop)
+        })?;
     }
     Ok(())
 }
+
+/// Refs queued per statement: 1000 rows of two values, well under both
+/// dialects' bind limits.
+const STITCH_CHUNK: usize = 1000;
 
 /// The SQL text for the executor it runs on. SQLite looks a numbered parameter
 /// (`$7`) up by name with a linear scan, which makes a statement with thousands
