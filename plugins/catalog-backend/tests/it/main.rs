@@ -1,6 +1,7 @@
 //! Integration tests for greenroom-plugin-catalog-backend.
 mod api;
 mod api_support;
+mod checklist;
 mod conformance;
 mod e2e;
 mod processing;
