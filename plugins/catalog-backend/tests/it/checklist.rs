@@ -35,7 +35,9 @@ spec:
 ";
 
 // The built-in kinds require a string `spec.type` on Components, so the
-// explicit `null` of item 5 lives on the User above.
+// explicit `null` of item 5 lives on the User above, and the Component
+// `broken` with a null type fails its first-ever processing (item 45).
+// `WEB_TAGS` and `LONG` are replaced before writing.
 const COMPONENTS: &str = "apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
@@ -53,7 +55,8 @@ kind: Component
 metadata:
   name: web
   namespace: default
-  tags: [rust]
+  description: LONG
+  tags: WEB_TAGS
 spec:
   type: website
   lifecycle: experimental
@@ -78,7 +81,24 @@ spec:
   lifecycle: production
   owner: team-a
   definition: 'openapi: 3.0.0'
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: broken
+spec:
+  type: null
+  lifecycle: production
+  owner: team-a
 ";
+
+/// The components file, with `web` carrying `web_tags` and a description over
+/// 200 characters.
+fn components_file(web_tags: &str) -> String {
+    COMPONENTS
+        .replace("WEB_TAGS", web_tags)
+        .replace("LONG", &"x".repeat(250))
+}
 
 /// Every entity: two Locations, two Groups, a User, three Components, an API.
 const TOTAL: usize = 9;
@@ -202,7 +222,11 @@ fn base64_decode(text: &str) -> Vec<u8> {
 async fn run(database: Value, name: &str) {
     let files = TestDir::new();
     std::fs::write(files.path().join("people.yaml"), GROUPS_AND_USERS).expect("write");
-    std::fs::write(files.path().join("components.yaml"), COMPONENTS).expect("write");
+    std::fs::write(
+        files.path().join("components.yaml"),
+        components_file("[rust]"),
+    )
+    .expect("write");
     let root = files.path().join("catalog-info.yaml");
     std::fs::write(
         &root,
@@ -846,6 +870,111 @@ async fn run(database: Value, name: &str) {
     )
     .await;
     assert_eq!(file.status, 400, "{name}: item 58: {}", file.text);
+
+    // 10: an over-long value never matches by equality, but exists.
+    let long = "x".repeat(250);
+    assert_eq!(
+        get(&format!("/entities?filter=metadata.description={long}"))
+            .await
+            .json(),
+        json!([]),
+        "{name}: item 10"
+    );
+    assert_eq!(
+        names(&get("/entities?filter=metadata.description").await.json()),
+        set(&["web"]),
+        "{name}: item 10: existence"
+    );
+
+    // 22: filters beside a cursor are ignored.
+    let with_filter = get(&format!(
+        "{}&filter=kind=group&orderField=metadata.name,desc&fullTextFilterTerm=zzz",
+        cursor(&first, "nextCursor")
+    ))
+    .await
+    .json();
+    assert_eq!(with_filter["items"], second["items"], "{name}: item 22");
+    assert_eq!(with_filter["totalItems"], 5, "{name}: item 22");
+
+    // 23, 24: a malformed cursor and a non-integer limit.
+    let body = check_error(
+        "23",
+        &get("/entities/by-query?cursor=notbase64json").await,
+        400,
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Malformed cursor")),
+        "{name}: item 23: {body}"
+    );
+    let body = check_error("24", &get("/entities/by-query?limit=asdf").await, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("request/query/limit must be integer")),
+        "{name}: item 24: {body}"
+    );
+
+    // 45: an entity whose first processing failed is served nowhere.
+    check_error(
+        "45",
+        &get("/entities/by-name/component/default/broken").await,
+        404,
+    );
+    let broken = post(
+        "/entities/by-refs",
+        json!({"entityRefs": ["component:default/broken"]}),
+    )
+    .await
+    .json();
+    assert_eq!(broken, json!({"items": [null]}), "{name}: item 45");
+    let searched = get("/entities/by-query?filter=metadata.name=broken")
+        .await
+        .json();
+    assert_eq!(searched["totalItems"], 0, "{name}: item 45: {searched}");
+
+    // 40: a visible change keeps the uid and changes the etag.
+    let web = get("/entities/by-name/component/default/web").await.json();
+    std::fs::write(
+        files.path().join("components.yaml"),
+        components_file("[rust, go]"),
+    )
+    .expect("write");
+    let refreshed = post("/refresh", json!({"entityRef": "location:default/root"})).await;
+    assert_eq!(refreshed.status, 200, "{name}: item 40");
+    eventually("the edited tags are served", || async {
+        get("/entities/by-name/component/default/web").await.json()["metadata"]["tags"]
+            == json!(["rust", "go"])
+    })
+    .await;
+    let edited = get("/entities/by-name/component/default/web").await.json();
+    assert_eq!(
+        edited["metadata"]["uid"], web["metadata"]["uid"],
+        "{name}: item 40: uid stable"
+    );
+    assert_ne!(
+        edited["metadata"]["etag"], web["metadata"]["etag"],
+        "{name}: item 40: etag changes"
+    );
+
+    // 34: a deleted entity still emitted by its parent comes back with a new uid.
+    let old_uid = worker["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let deleted = send(client.delete(api(&format!("/entities/by-uid/{old_uid}")))).await;
+    assert_eq!(deleted.status, 204, "{name}: item 34");
+    // The delete forces the parent to re-process, so the entity may be back
+    // before the next read; what matters is that it comes back as a new one.
+    post("/refresh", json!({"entityRef": "location:default/root"})).await;
+    eventually("the deleted entity re-appears with a new uid", || async {
+        let worker = get("/entities/by-name/component/default/worker")
+            .await
+            .json();
+        worker["metadata"]["uid"].is_string() && worker["metadata"]["uid"] != old_uid.as_str()
+    })
+    .await;
 
     backend.stop().await;
 }
