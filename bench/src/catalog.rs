@@ -24,6 +24,8 @@ pub(crate) enum Store {
 
 pub(crate) struct Options {
     pub(crate) entities: usize,
+    /// Backends started on the same database (PostgreSQL for more than one).
+    pub(crate) instances: usize,
     pub(crate) store: Store,
     pub(crate) connections: usize,
     pub(crate) requests: usize,
@@ -64,6 +66,68 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
+/// Checks that every instance serves each entity once and the same final JSON:
+/// the count, the number of distinct refs, and a SHA-1 over the sorted entities.
+async fn compare_instances(
+    client: &reqwest::Client,
+    bases: &[String],
+    expected: u64,
+) -> anyhow::Result<()> {
+    // Restitches of relation peers may still be in flight when the counts first
+    // match; give the instances a moment to agree.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut sums = Vec::with_capacity(bases.len());
+        for base in bases {
+            let body: Value = client
+                .get(format!("{base}/api/catalog/entities"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let mut texts: Vec<String> = body
+                .as_array()
+                .map(|items| items.iter().map(Value::to_string).collect())
+                .unwrap_or_default();
+            texts.sort();
+            let refs: std::collections::BTreeSet<String> = body
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{}:{}/{}",
+                                e["kind"].as_str().unwrap_or_default().to_lowercase(),
+                                e["metadata"]["namespace"].as_str().unwrap_or_default(),
+                                e["metadata"]["name"].as_str().unwrap_or_default()
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let digest = sha1_smol::Sha1::from(texts.concat()).digest().to_string();
+            sums.push((texts.len() as u64, refs.len() as u64, digest));
+        }
+        let agree = sums.windows(2).all(|w| w[0] == w[1]);
+        if agree || Instant::now() > deadline {
+            for (i, (count, distinct, digest)) in sums.iter().enumerate() {
+                say(&format!(
+                    "  instance {i}: {count} entities, {distinct} distinct refs, sha1 {digest}"
+                ));
+            }
+            anyhow::ensure!(agree, "the instances serve different catalogs");
+            anyhow::ensure!(
+                sums[0].0 == expected && sums[0].1 == expected,
+                "expected {expected} entities, each once"
+            );
+            say("  instances agree: no duplicate, no lost entity, identical final JSON");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 async fn total_items(client: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
     let body: Value = client
         .get(format!("{base}/api/catalog/entities/by-query?limit=0"))
@@ -102,22 +166,33 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     // the configured location.
     let expected = (options.entities + 2) as u64;
 
+    let config = Arc::new(config);
     let started = Instant::now();
-    let mut backend = Backend::new(Arc::new(config));
-    backend.add(greenroom_plugin_catalog_backend::plugin());
-    let running = backend.start().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let base = format!("http://{}", running.local_addr().context("no address")?);
+    let mut running = Vec::with_capacity(options.instances.max(1));
+    for _ in 0..options.instances.max(1) {
+        let mut backend = Backend::new(Arc::clone(&config));
+        backend.add(greenroom_plugin_catalog_backend::plugin());
+        running.push(backend.start().await.map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    let bases: Vec<String> = running
+        .iter()
+        .map(|r| r.local_addr().map(|a| format!("http://{a}")))
+        .collect::<Option<_>>()
+        .context("no address")?;
+    let base = bases[0].clone();
     let client = reqwest::Client::new();
-    let deadline = started + Duration::from_secs(600);
-    loop {
-        if total_items(&client, &base).await? >= expected {
-            break;
+    let deadline = started + Duration::from_secs(900);
+    for instance_base in &bases {
+        loop {
+            if total_items(&client, instance_base).await? >= expected {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "not fully stitched within 15 minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "not fully stitched within 10 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let ingest = started.elapsed();
     let store = match options.store {
@@ -125,9 +200,10 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         Store::Postgres => "PostgreSQL",
     };
     say(&format!(
-        "catalog: {} entities from {} files on {store}",
+        "catalog: {} entities from {} files on {store}, {} instance(s)",
         options.entities,
-        options.entities.div_ceil(500)
+        options.entities.div_ceil(500),
+        bases.len()
     ));
     say(&format!(
         "  cold start to fully stitched   {:>8.2} s   {:>9.0} entities/s",
@@ -138,6 +214,9 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         "  RSS after ingest               {:>8.1} MiB",
         rss_mib()
     ));
+    if bases.len() > 1 {
+        compare_instances(&client, &bases, expected).await?;
+    }
 
     if options.requests > 0 {
         let c = options.connections;
@@ -204,7 +283,9 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         ));
     }
 
-    running.stop().await;
+    for instance in running {
+        instance.stop().await;
+    }
     if let Some(pg) = postgres {
         pg.cleanup().await;
     }

@@ -35,6 +35,9 @@ enum Bench {
         entities: usize,
         #[arg(long, value_enum, default_value_t = catalog::Store::Sqlite)]
         store: catalog::Store,
+        /// Backends on the same database; more than one compares what they serve.
+        #[arg(long, default_value_t = 1)]
+        instances: usize,
         /// Concurrent connections for the read load.
         #[arg(long, default_value_t = 8)]
         connections: usize,
@@ -114,6 +117,7 @@ fn main() -> anyhow::Result<()> {
         Bench::Catalog {
             entities,
             store,
+            instances,
             connections,
             requests,
         } => tokio::runtime::Builder::new_multi_thread()
@@ -121,6 +125,7 @@ fn main() -> anyhow::Result<()> {
             .build()?
             .block_on(catalog::run(catalog::Options {
                 entities,
+                instances,
                 store,
                 connections,
                 requests,
