@@ -32,9 +32,21 @@ pub struct ApiState {
     pub engine: Arc<CatalogEngine>,
     /// The read model every read route answers from.
     pub index: Arc<RwLock<CatalogIndex>>,
+    /// When set, write routes bring the index up to date before answering.
+    pub sync: Option<Arc<crate::follower::IndexSync>>,
 }
 
 impl ApiState {
+    /// Brings the index up to date with the change log, when this state has a
+    /// follower: a route that deleted something answers only once its own
+    /// reads would no longer see it.
+    pub(crate) async fn catch_up(&self) -> Result<(), ApiError> {
+        if let Some(sync) = &self.sync {
+            sync.catch_up(&self.engine).await?;
+        }
+        Ok(())
+    }
+
     /// A shared read lock on the index.
     pub(crate) fn index(&self) -> Result<RwLockReadGuard<'_, CatalogIndex>, ApiError> {
         self.index

@@ -43,46 +43,55 @@ pub async fn load_index(engine: &CatalogEngine) -> Result<(SharedIndex, i64), Ba
     Ok((Arc::new(RwLock::new(index)), seq))
 }
 
-/// Applies the change log to `index` from `seq` on, until `shutdown`.
-pub fn follow(
-    engine: Arc<CatalogEngine>,
+/// The index and the change-log position it reflects.
+///
+/// Both the background follower and the API's write routes bring the index up
+/// to date through [`IndexSync::catch_up`]; the position sits behind an async
+/// lock so that the two never apply the same page twice or out of order. A write
+/// route catches up before it answers, so a client that deletes a location and
+/// then lists entities sees the deletion (read-your-writes on this instance).
+#[derive(Debug)]
+pub struct IndexSync {
     index: SharedIndex,
-    mut seq: i64,
-    shutdown: CancellationToken,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
+    seq: tokio::sync::Mutex<i64>,
+}
+
+impl IndexSync {
+    pub fn new(index: SharedIndex, seq: i64) -> Self {
+        Self {
+            index,
+            seq: tokio::sync::Mutex::new(seq),
+        }
+    }
+
+    pub fn index(&self) -> &SharedIndex {
+        &self.index
+    }
+
+    /// Applies every change-log entry after the last one applied.
+    pub async fn catch_up(&self, engine: &CatalogEngine) -> Result<(), BackendError> {
+        let mut seq = self.seq.lock().await;
         loop {
-            let changes = tokio::select! {
-                () = shutdown.cancelled() => return,
-                changes = engine.changes_since(seq, PAGE) => changes,
-            };
-            let changes = match changes {
-                Ok(changes) => changes,
-                Err(e) => {
-                    engine
-                        .logger
-                        .warn(&format!("reading the change log failed: {}", e.message));
-                    if sleep_or_stop(&shutdown, Duration::from_secs(1)).await {
-                        return;
-                    }
-                    continue;
-                }
-            };
+            let changes = engine.changes_since(*seq, PAGE).await?;
             let full_page = changes.len() >= PAGE;
-            if let Some(last) = changes.last() {
-                seq = last.seq;
-                // Parse outside the lock so that readers wait only for the swaps.
-                let parsed: Vec<(String, Option<Value>)> = changes
-                    .into_iter()
-                    .map(|c| {
-                        let value = c
-                            .final_entity
-                            .as_deref()
-                            .and_then(|t| serde_json::from_str(t).ok());
-                        (c.entity_ref, value)
-                    })
-                    .collect();
-                let mut index = index
+            let Some(last) = changes.last() else {
+                return Ok(());
+            };
+            let last_seq = last.seq;
+            // Parse outside the lock so that readers wait only for the swaps.
+            let parsed: Vec<(String, Option<Value>)> = changes
+                .into_iter()
+                .map(|c| {
+                    let value = c
+                        .final_entity
+                        .as_deref()
+                        .and_then(|t| serde_json::from_str(t).ok());
+                    (c.entity_ref, value)
+                })
+                .collect();
+            {
+                let mut index = self
+                    .index
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (entity_ref, value) in parsed {
@@ -100,7 +109,36 @@ pub fn follow(
                     }
                 }
             }
-            if !full_page && sleep_or_stop(&shutdown, IDLE_POLL).await {
+            *seq = last_seq;
+            if !full_page {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Keeps `sync` caught up with the change log until `shutdown`.
+pub fn follow(
+    engine: Arc<CatalogEngine>,
+    sync: Arc<IndexSync>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let result = tokio::select! {
+                () = shutdown.cancelled() => return,
+                result = sync.catch_up(&engine) => result,
+            };
+            let wait = match result {
+                Ok(()) => IDLE_POLL,
+                Err(e) => {
+                    engine
+                        .logger
+                        .warn(&format!("reading the change log failed: {}", e.message));
+                    Duration::from_secs(1)
+                }
+            };
+            if sleep_or_stop(&shutdown, wait).await {
                 return;
             }
         }

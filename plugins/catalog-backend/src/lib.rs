@@ -56,17 +56,13 @@ pub fn plugin() -> BackendPlugin {
             .await?;
             engine.connect_providers().await?;
             let (index, seq) = follower::load_index(&engine).await?;
+            let sync = Arc::new(follower::IndexSync::new(Arc::clone(&index), seq));
 
             let shutdown = CancellationToken::new();
             let tasks = vec![
                 engine.start_processing(shutdown.clone()),
                 engine.start_stitching(shutdown.clone()),
-                follower::follow(
-                    Arc::clone(&engine),
-                    Arc::clone(&index),
-                    seq,
-                    shutdown.clone(),
-                ),
+                follower::follow(Arc::clone(&engine), Arc::clone(&sync), shutdown.clone()),
             ];
             env.get(&LIFECYCLE)
                 .await?
@@ -107,7 +103,11 @@ pub fn plugin() -> BackendPlugin {
 
             env.get(&HTTP_ROUTER)
                 .await?
-                .use_router(api::router(Arc::new(ApiState { engine, index })));
+                .use_router(api::router(Arc::new(ApiState {
+                    engine,
+                    index,
+                    sync: Some(sync),
+                })));
             Ok(())
         });
     })

@@ -382,6 +382,7 @@ pub(crate) async fn delete_by_uid(
 ) -> Handler {
     parse_query(uri.query(), &[])?;
     state.engine.delete_entity_by_uid(&uid).await?;
+    state.catch_up().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

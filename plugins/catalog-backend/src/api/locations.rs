@@ -226,6 +226,7 @@ pub(crate) async fn delete(
     parse_query(uri.query(), &[])?;
     readonly_check(&state)?;
     state.engine.remove_location(&id).await?;
+    state.catch_up().await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

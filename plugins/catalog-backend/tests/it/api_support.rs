@@ -142,6 +142,7 @@ impl Api {
                 .await
                 .expect("engine");
         let state = Arc::new(ApiState {
+            sync: None,
             engine,
             index: Arc::new(RwLock::new(index)),
         });
