@@ -115,6 +115,14 @@ impl TestDir {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// `backend.database` for SQLite with one file per plugin in this directory.
+    pub fn sqlite_database_config(&self) -> Value {
+        json!({
+            "client": "better-sqlite3",
+            "connection": { "directory": self.path.display().to_string() },
+        })
+    }
 }
 
 impl Default for TestDir {

@@ -982,11 +982,7 @@ async fn run(database: Value, name: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn checklist_on_sqlite() {
     let data = TestDir::new();
-    run(
-        json!({"client": "better-sqlite3", "connection": {"directory": data.path().display().to_string()}}),
-        "sqlite",
-    )
-    .await;
+    run(data.sqlite_database_config(), "sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1415,11 +1411,7 @@ async fn run_locations(database: Value, name: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn checklist_locations_on_sqlite() {
     let data = TestDir::new();
-    run_locations(
-        json!({"client": "better-sqlite3", "connection": {"directory": data.path().display().to_string()}}),
-        "sqlite",
-    )
-    .await;
+    run_locations(data.sqlite_database_config(), "sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -248,11 +248,7 @@ async fn run(database: Value, name: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn catalog_end_to_end_on_sqlite() {
     let data = TestDir::new();
-    run(
-        json!({"client": "better-sqlite3", "connection": {"directory": data.path().display().to_string()}}),
-        "sqlite",
-    )
-    .await;
+    run(data.sqlite_database_config(), "sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
