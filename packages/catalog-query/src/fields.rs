@@ -103,3 +103,14 @@ fn set_path(out: &mut Value, segments: &[String], value: Value) {
         map.insert(last.clone(), value);
     }
 }
+
+impl crate::sparse::Keep for Fields {
+    /// Keeps every member on the way to a selected path and everything below one. Keys that
+    /// contain dots make joined paths longer but never break the prefix test, so whatever
+    /// [`Fields::project`] could resolve in the whole entity is kept.
+    fn keep(&self, path: &str) -> bool {
+        self.paths.iter().any(|selected| {
+            crate::sparse::within(selected, path) || crate::sparse::within(path, selected)
+        })
+    }
+}

@@ -16,20 +16,22 @@ use crate::search::{SearchRow, search_rows};
 /// A (key, original value, extra row count) triple of an entity that repeats a value.
 pub(crate) type RepeatedRow = (Box<str>, Box<str>, u64);
 
-/// One final entity as served: the JSON value, its compact text and its identity.
+/// One final entity as served: its compact JSON text and its identity.
+///
+/// Only the text is kept: a parsed tree costs several times as much memory, and pages are
+/// served by copying texts. The few readers that need values parse them on demand.
 #[derive(Debug)]
 pub struct IndexedEntity {
     pub(crate) id: u32,
-    entity: Value,
     entity_ref: Arc<str>,
     uid: Arc<str>,
     json: Arc<str>,
 }
 
 impl IndexedEntity {
-    /// The entity JSON.
-    pub fn entity(&self) -> &Value {
-        &self.entity
+    /// The entity JSON, parsed from the stored text.
+    pub fn entity(&self) -> Value {
+        crate::sparse::parse_full(&self.json)
     }
 
     /// The canonical entity ref (`kind:namespace/name`, lower-case).
@@ -47,9 +49,9 @@ impl IndexedEntity {
         &self.json
     }
 
-    /// The entity reduced to the selected field paths (spec §3).
+    /// The entity reduced to the selected field paths (spec §3); only those paths are parsed.
     pub fn project(&self, fields: &Fields) -> Value {
-        fields.project(&self.entity)
+        fields.project(&crate::sparse::parse_sparse(&self.json, fields))
     }
 }
 
@@ -59,7 +61,6 @@ impl IndexedEntity {
 /// prepare them on other threads (or before taking the index lock) and only insert under it.
 #[derive(Debug)]
 pub struct PreparedEntity {
-    entity: Value,
     entity_ref: Arc<str>,
     uid: Arc<str>,
     json: Arc<str>,
@@ -81,7 +82,6 @@ impl PreparedEntity {
         let rows = search_rows(&entity)?;
         let json: Arc<str> = Arc::from(entity.to_string());
         Ok(Self {
-            entity,
             entity_ref: Arc::from(entity_ref),
             uid,
             json,
@@ -135,12 +135,20 @@ impl CatalogIndex {
     /// Adds an entity prepared with [`PreparedEntity::new`]; see [`CatalogIndex::upsert`].
     pub fn insert_prepared(&mut self, prepared: PreparedEntity) -> Result<(), IndexError> {
         let PreparedEntity {
-            entity,
             entity_ref,
             uid,
             json,
             rows,
         } = prepared;
+        // Re-stitching often yields the text already indexed; then there is nothing to do.
+        if let Some(current) = self
+            .by_ref
+            .get(entity_ref.as_ref())
+            .and_then(|&id| self.entity_ref_of(id))
+            && current.json == json
+        {
+            return Ok(());
+        }
         self.remove(&entity_ref);
         if let Some(&other) = self.by_uid.get(uid.as_ref())
             && let Some(previous) = self.entities.get(other as usize).cloned().flatten()
@@ -165,7 +173,6 @@ impl CatalogIndex {
         self.live.insert(id);
         self.entities[id as usize] = Some(Arc::new(IndexedEntity {
             id,
-            entity,
             entity_ref,
             uid,
             json,
@@ -190,9 +197,9 @@ impl CatalogIndex {
         let Some(entity) = self.entities.get_mut(id as usize).and_then(Option::take) else {
             return false;
         };
-        // The rows are recomputed rather than stored: flattening is deterministic, and not
-        // keeping them saves most of the per-entity memory.
-        if let Ok(rows) = search_rows(entity.entity()) {
+        // The rows are recomputed from the text rather than stored: flattening is
+        // deterministic, and not keeping them saves most of the per-entity memory.
+        if let Ok(rows) = search_rows(&entity.entity()) {
             self.unindex_rows(&rows, id);
         }
         self.repeated_rows.remove(&id);

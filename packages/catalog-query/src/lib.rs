@@ -18,6 +18,7 @@ mod order;
 mod postings;
 mod query;
 mod search;
+mod sparse;
 
 pub use crate::base64::{decode_base64, encode_base64};
 pub use crate::error::{IndexError, QueryError};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::QueryError;
 use crate::index::CatalogIndex;
 use crate::postings::KeyIndex;
-use crate::search::rows_for_key;
+use crate::search::rows_for_key_in_text;
 
 /// One `order=asc:<field>` / `desc:<field>` directive of `GET /entities`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +162,11 @@ impl CatalogIndex {
     }
 }
 
+/// The relative cost of producing one sort key for a field (`collect_factor` of
+/// [`prefer_collect`]): most entities' values are read by parsing part of their text, a few
+/// microseconds against the tens of nanoseconds of a membership test.
+pub(crate) const KEYED: u64 = 64;
+
 /// Whether sorting a set is cheaper than walking a global order and testing membership.
 /// `collect_factor` weighs how expensive producing one sort key is.
 fn prefer_collect(set_len: u64, universe: u64, need: u64, collect_factor: u64) -> bool {
@@ -181,8 +186,17 @@ impl CatalogIndex {
     /// The value an entity sorts by for `key`: its smallest non-null value, or its largest
     /// for descending orders (the first row it would appear in).
     pub(crate) fn sort_value(&self, id: u32, key: &str, largest: bool) -> SortValue {
+        // The postings answer most cases; only an entity with exactly one value for the key
+        // needs its text parsed to learn which value that is.
+        let index = self.keys.get(key)?;
+        if let Some((smallest, biggest)) = index.multi_bounds.get(&id) {
+            return Some(if largest { biggest } else { smallest }.to_string());
+        }
+        if !index.exists.contains(id) || index.null_only.contains(id) {
+            return None;
+        }
         let entity = self.entity_ref_of(id)?;
-        let values = rows_for_key(entity.entity(), key)
+        let values = rows_for_key_in_text(entity.json(), key)
             .into_iter()
             .filter_map(|row| row.value);
         if largest { values.max() } else { values.min() }
@@ -356,7 +370,7 @@ impl CatalogIndex {
             return self.walk_directives(rest, set, sink);
         };
         let buckets = index.values.len() as u64;
-        if self.prefer_collect(set.len(), buckets, sink.need(), 8) {
+        if self.prefer_collect(set.len(), buckets, sink.need(), KEYED) {
             return self.collect_directives(directives, set, sink);
         }
         let values: Box<dyn Iterator<Item = _>> = if *desc {

@@ -1,7 +1,7 @@
 //! Inverted postings: per search key, which entities have a row, and per lower-cased value
 //! which entities carry it (with the original spellings kept for facets).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use roaring::RoaringBitmap;
 
@@ -55,6 +55,14 @@ impl Posting {
 
     pub(crate) fn is_empty(&self) -> bool {
         matches!(self, Posting::Empty)
+    }
+
+    pub(crate) fn contains(&self, id: u32) -> bool {
+        match self {
+            Posting::Empty => false,
+            Posting::One(existing) => *existing == id,
+            Posting::Many(set) => set.contains(id),
+        }
     }
 
     pub(crate) fn len(&self) -> u64 {
@@ -191,6 +199,9 @@ pub(crate) struct KeyIndex {
     pub(crate) null_only: Posting,
     /// Entities with more than one distinct non-null value for the key (array fields).
     pub(crate) multi: Posting,
+    /// The smallest and largest lower-cased value of each entity in `multi`: the values it
+    /// sorts by, ascending and descending, without parsing the entity again.
+    pub(crate) multi_bounds: HashMap<u32, (Box<str>, Box<str>)>,
     /// Lower-cased value → holders, sorted so that prefix scans and ordered walks are cheap.
     pub(crate) values: BTreeMap<Box<str>, ValueEntry>,
 }
@@ -227,6 +238,11 @@ impl KeyIndex {
         }
         if distinct_lower > 1 {
             self.multi.insert(id);
+            // The pairs arrive sorted by lower-cased value.
+            if let (Some((first, _)), Some((last, _))) = (rows.values.first(), rows.values.last()) {
+                self.multi_bounds
+                    .insert(id, (Box::from(*first), Box::from(*last)));
+            }
         }
     }
 
@@ -234,6 +250,7 @@ impl KeyIndex {
         self.exists.remove(id);
         self.null_only.remove(id);
         self.multi.remove(id);
+        self.multi_bounds.remove(&id);
         for (lower, _) in rows.values {
             if let Some(entry) = self.values.get_mut(*lower) {
                 entry.remove(id);

@@ -12,7 +12,7 @@ use crate::base64::{decode_base64, encode_base64};
 use crate::error::QueryError;
 use crate::filter::EntityFilter;
 use crate::index::{CatalogIndex, IndexedEntity};
-use crate::order::{OrderField, Sink, SortValue};
+use crate::order::{KEYED, OrderField, Sink, SortValue};
 
 /// Default page size of by-query in current Backstage versions.
 const DEFAULT_LIMIT: u64 = 200;
@@ -353,7 +353,7 @@ impl CatalogIndex {
             return true;
         };
         let largest = plan.desc();
-        if self.prefer_collect(set.len(), index.values.len() as u64, sink.need(), 8) {
+        if self.prefer_collect(set.len(), index.values.len() as u64, sink.need(), KEYED) {
             let mut rows: Vec<(SortKey, u32)> = set
                 .iter()
                 .map(|id| (self.sort_key(plan, id), id))

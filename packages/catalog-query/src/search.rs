@@ -136,17 +136,7 @@ impl Walker<'_> {
 
     /// Whether the walk may lead to the target key (always true for a full walk).
     fn may_reach(&self, path: &str) -> bool {
-        let Some(target) = self.target else {
-            return true;
-        };
-        // Compare lower-cased characters without allocating; most paths fail early.
-        let mut rest = target.chars();
-        for c in path.chars().flat_map(char::to_lowercase) {
-            if rest.next() != Some(c) {
-                return false;
-            }
-        }
-        matches!(rest.next(), None | Some('.'))
+        self.target.is_none_or(|target| may_reach(target, path))
     }
 
     fn visit(&mut self, path: &str, current: &Value, depth: usize) {
@@ -183,6 +173,40 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// Whether a member at `path` may hold rows for the lower-cased `target` key: its lower-cased
+/// path is the key or a leading part of it.
+fn may_reach(target: &str, path: &str) -> bool {
+    // Compare lower-cased characters without allocating; most paths fail early.
+    let mut rest = target.chars();
+    for c in path.chars().flat_map(char::to_lowercase) {
+        if rest.next() != Some(c) {
+            return false;
+        }
+    }
+    matches!(rest.next(), None | Some('.'))
+}
+
+/// What a sparse parse must keep for [`rows_for_key`] to find every row of one key: the
+/// members the pruned walk visits, plus the identity fields and relations that rows are
+/// always made from.
+struct KeyTarget<'a>(&'a str);
+
+impl crate::sparse::Keep for KeyTarget<'_> {
+    fn keep(&self, path: &str) -> bool {
+        may_reach(self.0, path)
+            || matches!(
+                path,
+                "metadata" | "metadata.name" | "metadata.namespace" | "metadata.uid"
+            )
+            || crate::sparse::within(path, "relations")
+    }
+}
+
+/// [`rows_for_key`] over an entity's stored JSON text, parsing only what the key needs.
+pub(crate) fn rows_for_key_in_text(json: &str, key: &str) -> Vec<SearchRow> {
+    rows_for_key(&crate::sparse::parse_sparse(json, &KeyTarget(key)), key)
 }
 
 fn join(path: &str, key: &str) -> String {

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use greenroom_backend_plugin_api::BackendError;
-use greenroom_catalog_query::CatalogIndex;
+use greenroom_catalog_query::{CatalogIndex, IndexError, PreparedEntity};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -28,13 +28,15 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 /// number to follow from.
 pub async fn load_index(engine: &CatalogEngine) -> Result<(SharedIndex, i64), BackendError> {
     let (seq, entities) = engine.final_entities_snapshot().await?;
-    let parsed: Vec<Value> = entities
-        .iter()
-        .filter_map(|text| serde_json::from_str(text).ok())
-        .collect();
     let mut index = CatalogIndex::new();
-    for entity in parsed {
-        if let Err(e) = index.upsert(entity) {
+    // One entity at a time, each text dropped once indexed: parsing them all first
+    // would hold a tree of values for the whole catalog at once.
+    for text in entities {
+        let prepared = serde_json::from_str::<Value>(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|entity| PreparedEntity::new(entity).map_err(|e| e.to_string()));
+        drop(text);
+        if let Err(e) = prepared.and_then(|p| index.insert_prepared(p).map_err(|e| e.to_string())) {
             engine
                 .logger
                 .warn(&format!("an entity could not be indexed: {e}"));
@@ -78,15 +80,17 @@ impl IndexSync {
                 return Ok(());
             };
             let last_seq = last.seq;
-            // Parse outside the lock so that readers wait only for the swaps.
-            let parsed: Vec<(String, Option<Value>)> = changes
+            // Parse, flatten and serialise outside the lock so that readers wait only
+            // for the swaps; each change's text is dropped as soon as it is prepared.
+            let prepared: Vec<(String, Option<Result<PreparedEntity, IndexError>>)> = changes
                 .into_iter()
                 .map(|c| {
-                    let value = c
+                    let entity = c
                         .final_entity
                         .as_deref()
-                        .and_then(|t| serde_json::from_str(t).ok());
-                    (c.entity_ref, value)
+                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                        .map(PreparedEntity::new);
+                    (c.entity_ref, entity)
                 })
                 .collect();
             {
@@ -94,18 +98,19 @@ impl IndexSync {
                     .index
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                for (entity_ref, value) in parsed {
-                    match value {
-                        Some(entity) => {
-                            if let Err(e) = index.upsert(entity) {
-                                engine
-                                    .logger
-                                    .warn(&format!("{entity_ref} could not be indexed: {e}"));
-                            }
-                        }
+                for (entity_ref, entity) in prepared {
+                    let outcome = match entity {
+                        Some(Ok(entity)) => index.insert_prepared(entity),
+                        Some(Err(e)) => Err(e),
                         None => {
                             index.remove(&entity_ref);
+                            Ok(())
                         }
+                    };
+                    if let Err(e) = outcome {
+                        engine
+                            .logger
+                            .warn(&format!("{entity_ref} could not be indexed: {e}"));
                     }
                 }
             }

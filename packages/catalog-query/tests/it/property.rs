@@ -187,7 +187,7 @@ proptest! {
         }
         let entities: Vec<(String, String, Vec<SearchRow>)> = index
             .iter()
-            .map(|e| (e.entity_ref().to_owned(), e.uid().to_owned(), search_rows(e.entity()).expect("rows")))
+            .map(|e| (e.entity_ref().to_owned(), e.uid().to_owned(), search_rows(&e.entity()).expect("rows")))
             .collect();
 
         // Filtering.
