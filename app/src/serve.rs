@@ -17,6 +17,7 @@ use crate::output;
 pub(crate) fn app_features() -> Vec<BackendFeature> {
     vec![
         greenroom_plugin_catalog_backend::plugin().into(),
+        greenroom_plugin_catalog_backend::catalog_service_factory().into(),
         greenroom_plugin_announcements_backend::plugin().into(),
         // greenroom:new-plugin (generated plugins are added above this line)
     ]

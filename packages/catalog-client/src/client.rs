@@ -1,5 +1,7 @@
-//! [`CatalogClient`]: the catalog API over HTTP, with Backstage's error bodies
+//! [`CatalogClient`]: the catalog API over HTTP or in process, with Backstage's error bodies
 //! mapped back to [`BackendError`]s.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use greenroom_backend_plugin_api::{BackendError, ErrorName};
@@ -11,13 +13,72 @@ use crate::CatalogApi;
 use crate::query::{self, encode_component, parse_entity_ref};
 use crate::types::*;
 
-/// The catalog API over HTTP.
+/// The catalog API, over HTTP or in process.
+///
+/// Both transports send the same requests (method, path, query string, JSON
+/// body) and read the same answers, so the mapping code is shared and an
+/// in-process caller sees exactly what an HTTP caller sees.
 #[derive(Debug, Clone)]
 pub struct CatalogClient {
-    http: reqwest::Client,
-    base_url: String,
+    transport: Transport,
     token: Option<String>,
 }
+
+/// Where a [`CatalogClient`]'s requests go.
+#[derive(Clone)]
+enum Transport {
+    Http {
+        http: reqwest::Client,
+        base_url: String,
+    },
+    InProcess {
+        /// Used when the source answers with a URL instead of a router.
+        http: reqwest::Client,
+        source: Arc<dyn RouterSource>,
+    },
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Http { base_url, .. } => f.debug_tuple("Http").field(base_url).finish(),
+            Transport::InProcess { .. } => f.write_str("InProcess"),
+        }
+    }
+}
+
+/// What an in-process client talks to for one call.
+#[derive(Debug, Clone)]
+pub enum CatalogTarget {
+    /// The catalog's own API router, taking paths relative to the catalog's
+    /// base (`/entities`, …) as the catalog plugin mounts it.
+    Router(axum::Router),
+    /// A catalog reached over HTTP at this base URL, for when no catalog runs
+    /// in this process.
+    Url(String),
+}
+
+/// Finds the catalog for an in-process client, once per call.
+///
+/// Implementations may wait for the router to exist (the catalog fills it in
+/// during its init) and answer an error, such as `ServiceUnavailableError`,
+/// when it does not come in time.
+#[async_trait]
+pub trait RouterSource: Send + Sync {
+    async fn target(&self) -> Result<CatalogTarget, BackendError>;
+}
+
+#[async_trait]
+impl RouterSource for axum::Router {
+    async fn target(&self) -> Result<CatalogTarget, BackendError> {
+        Ok(CatalogTarget::Router(self.clone()))
+    }
+}
+
+/// The largest answer an in-process call collects. Over HTTP the answer is
+/// bounded by the server; in process the same bound protects the caller from a
+/// runaway listing.
+pub const MAX_IN_PROCESS_ANSWER_BYTES: usize = 512 * 1024 * 1024;
 
 /// A response status and body, before interpretation.
 struct Answer {
@@ -28,10 +89,28 @@ struct Answer {
 impl CatalogClient {
     /// A client for the catalog at `base_url` (e.g. `http://127.0.0.1:7007/api/catalog`).
     pub fn new(base_url: impl Into<String>) -> Self {
+        Self::with_http_client(reqwest::Client::new(), base_url)
+    }
+
+    /// Like [`CatalogClient::new`], sending through `http` (for its TLS or
+    /// timeout settings).
+    pub fn with_http_client(http: reqwest::Client, base_url: impl Into<String>) -> Self {
         let base_url = base_url.into().trim_end_matches('/').to_owned();
         Self {
-            http: reqwest::Client::new(),
-            base_url,
+            transport: Transport::Http { http, base_url },
+            token: None,
+        }
+    }
+
+    /// A client that calls the catalog's API router in the same process,
+    /// through `tower`'s `oneshot`: no socket, but the same requests and
+    /// answers as over HTTP.
+    pub fn in_process(source: Arc<dyn RouterSource>) -> Self {
+        Self {
+            transport: Transport::InProcess {
+                http: reqwest::Client::new(),
+                source,
+            },
             token: None,
         }
     }
@@ -42,9 +121,12 @@ impl CatalogClient {
         self
     }
 
-    /// The base URL requests are sent to.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
+    /// The base URL requests are sent to; `None` for an in-process client.
+    pub fn base_url(&self) -> Option<&str> {
+        match &self.transport {
+            Transport::Http { base_url, .. } => Some(base_url),
+            Transport::InProcess { .. } => None,
+        }
     }
 
     async fn send(
@@ -53,8 +135,32 @@ impl CatalogClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answer, BackendError> {
-        let url = format!("{}{path}", self.base_url);
-        let mut request = self.http.request(method, &url);
+        match &self.transport {
+            Transport::Http { http, base_url } => {
+                self.send_http(http, base_url, method, path, body).await
+            }
+            Transport::InProcess { http, source } => match source.target().await? {
+                CatalogTarget::Router(router) => {
+                    self.send_in_process(router, method, path, body).await
+                }
+                CatalogTarget::Url(base_url) => {
+                    let base_url = base_url.trim_end_matches('/');
+                    self.send_http(http, base_url, method, path, body).await
+                }
+            },
+        }
+    }
+
+    async fn send_http(
+        &self,
+        http: &reqwest::Client,
+        base_url: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, BackendError> {
+        let url = format!("{base_url}{path}");
+        let mut request = http.request(method, &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
@@ -71,6 +177,45 @@ impl CatalogClient {
             .await
             .map_err(|e| {
                 BackendError::unavailable(format!("Reading the answer of {url} failed: {e}"))
+            })?
+            .to_vec();
+        Ok(Answer { status, body })
+    }
+
+    async fn send_in_process(
+        &self,
+        router: axum::Router,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, BackendError> {
+        use tower::ServiceExt;
+
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        if let Some(token) = &self.token {
+            request = request.header(axum::http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let bytes = match body {
+            Some(body) => {
+                request = request.header(axum::http::header::CONTENT_TYPE, "application/json");
+                serde_json::to_vec(body).map_err(|e| {
+                    BackendError::internal(format!("cannot serialise the request: {e}"))
+                })?
+            }
+            None => Vec::new(),
+        };
+        let request = request
+            .body(axum::body::Body::from(bytes))
+            .map_err(|e| BackendError::input(format!("invalid catalog request {path}: {e}")))?;
+        let response = match router.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), MAX_IN_PROCESS_ANSWER_BYTES)
+            .await
+            .map_err(|e| {
+                BackendError::unavailable(format!("Reading the answer of {path} failed: {e}"))
             })?
             .to_vec();
         Ok(Answer { status, body })

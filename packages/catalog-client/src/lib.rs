@@ -1,8 +1,9 @@
 //! The CatalogApi trait and an HTTP client for Backstage's catalog REST API.
 //!
 //! [`CatalogApi`] has the operations of Backstage's `CatalogClient`; the
-//! catalog plugin implements it in process and [`CatalogClient`] implements it
-//! over HTTP against a catalog base URL such as `http://127.0.0.1:7007/api/catalog`.
+//! [`CatalogClient`] implements it over HTTP against a catalog base URL such as
+//! `http://127.0.0.1:7007/api/catalog`, or in process against the catalog's own
+//! API router (a [`RouterSource`]), with the same requests and answers.
 
 mod client;
 pub mod query;
@@ -11,7 +12,7 @@ pub mod types;
 use async_trait::async_trait;
 use greenroom_backend_plugin_api::BackendError;
 
-pub use client::CatalogClient;
+pub use client::{CatalogClient, CatalogTarget, MAX_IN_PROCESS_ANSWER_BYTES, RouterSource};
 pub use types::*;
 
 /// The catalog's operations, as Backstage's `CatalogApi` offers them.

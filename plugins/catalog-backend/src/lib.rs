@@ -6,7 +6,9 @@
 //! plugin's own database; every instance keeps an in-memory index that follows
 //! the change log and serves all reads; processing and stitching run on every
 //! instance, coordinated through the database; orphan cleanup is a global
-//! scheduled task; everything stops with the plugin's shutdown hook.
+//! scheduled task; everything stops with the plugin's shutdown hook. The API
+//! router is also left in the backend's [`CatalogRouterSlot`] for the in-process
+//! `catalog.service`.
 
 pub mod api;
 pub(crate) mod db;
@@ -24,9 +26,13 @@ use greenroom_backend_plugin_api::services::{
 };
 use greenroom_backend_plugin_api::{BackendError, BackendPlugin};
 use greenroom_plugin_catalog_node::{
-    CATALOG_PROCESSING_EXTENSION_POINT, CatalogProcessingExtension,
+    CATALOG_PROCESSING_EXTENSION_POINT, CatalogProcessingExtension, CatalogRouterSlot,
 };
 use tokio_util::sync::CancellationToken;
+
+/// The `catalog.service` factory, re-exported so that an app adding the catalog
+/// needs no direct dependency on the node crate.
+pub use greenroom_plugin_catalog_node::catalog_service_factory;
 
 use crate::api::ApiState;
 use crate::engine::{CatalogEngine, OrphanStrategy};
@@ -101,13 +107,17 @@ pub fn plugin() -> BackendPlugin {
                     .await?;
             }
 
-            env.get(&HTTP_ROUTER)
+            let router = api::router(Arc::new(ApiState {
+                engine,
+                index,
+                sync: Some(sync),
+            }));
+            // The same router answers in-process callers of `catalog.service`,
+            // so they see exactly what HTTP callers see.
+            CatalogRouterSlot::for_init(&env)
                 .await?
-                .use_router(api::router(Arc::new(ApiState {
-                    engine,
-                    index,
-                    sync: Some(sync),
-                })));
+                .fill(router.clone());
+            env.get(&HTTP_ROUTER).await?.use_router(router);
             Ok(())
         });
     })

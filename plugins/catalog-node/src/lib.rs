@@ -7,6 +7,11 @@
 //! refresh by key; a processor takes part in the stages of processing one entity
 //! (pre-process, location reading, kind validation, post-process) and emits
 //! child entities, locations, relations, errors and refresh keys.
+//!
+//! [`service`] holds the `catalog.service` service other plugins use to call the
+//! catalog in process.
+
+pub mod service;
 
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +21,11 @@ use greenroom_catalog_model::location::LocationSpec;
 use greenroom_catalog_model::location_ref::LocationRef;
 use greenroom_catalog_model::relations::Relation;
 use serde_json::Value;
+
+pub use service::{
+    CATALOG_SERVICE, CatalogRouterSlot, DEFAULT_CATALOG_WAIT, catalog_service_factory,
+    catalog_service_factory_with_wait,
+};
 
 /// An entity handed to the catalog by a provider or emitted by a processor,
 /// before processing.
