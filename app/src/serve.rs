@@ -19,6 +19,9 @@ pub(crate) fn app_features() -> Vec<BackendFeature> {
         greenroom_plugin_catalog_backend::plugin().into(),
         greenroom_plugin_catalog_backend::catalog_service_factory().into(),
         greenroom_plugin_announcements_backend::plugin().into(),
+        // The web UI: the app shell plugin and the catalog's pages as its module.
+        greenroom_web::plugin().into(),
+        greenroom_plugin_catalog::module().into(),
         // greenroom:new-plugin (generated plugins are added above this line)
     ]
 }
