@@ -8,6 +8,7 @@ use greenroom_bench::generate;
 
 mod catalog;
 mod serve_startup;
+mod soak;
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -44,6 +45,23 @@ enum Bench {
         /// Requests per measured endpoint; 0 skips the read load.
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
+    },
+    /// Memory under a long mixed read load with periodic location refreshes.
+    CatalogSoak {
+        /// Number of entities to generate.
+        #[arg(long, default_value_t = 100_000)]
+        entities: usize,
+        #[arg(long, value_enum, default_value_t = catalog::Store::Sqlite)]
+        store: catalog::Store,
+        /// Concurrent connections for the read load.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Length of the load in seconds.
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        /// Seconds between refreshes of the root location.
+        #[arg(long, default_value_t = 10)]
+        refresh_every: u64,
     },
     /// `greenroom serve` start to the first 200 on `/readiness`, and idle memory.
     ///
@@ -129,6 +147,22 @@ fn main() -> anyhow::Result<()> {
                 store,
                 connections,
                 requests,
+            })),
+        Bench::CatalogSoak {
+            entities,
+            store,
+            connections,
+            seconds,
+            refresh_every,
+        } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(soak::run(soak::Options {
+                entities,
+                store,
+                connections,
+                duration: Duration::from_secs(seconds),
+                refresh_every: Duration::from_secs(refresh_every.max(1)),
             })),
         Bench::ServeStartup { binary, rounds } => serve_startup::run(&binary, rounds),
         Bench::Validate {
