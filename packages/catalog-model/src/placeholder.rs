@@ -71,13 +71,17 @@ pub struct PlaceholderContext<'a> {
 }
 
 /// The resolvers built into Backstage.
-const RESOLVERS: [&str; 3] = ["text", "json", "yaml"];
+pub const BUILTIN_RESOLVERS: [&str; 3] = ["text", "json", "yaml"];
 
-/// A placeholder found in the entity, before it is resolved.
-struct Site {
-    path: Vec<PathSegment>,
-    key: String,
-    value: Value,
+/// A placeholder found in an entity, before it is resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceholderSite {
+    /// Where the placeholder object sits in the entity.
+    pub path: Vec<PathSegment>,
+    /// The resolver name, without the `$`.
+    pub key: String,
+    /// The placeholder's parameter, e.g. `./README.md`.
+    pub value: Value,
 }
 
 /// Replaces every placeholder in `entity` with the content it names (§9.1–§9.4).
@@ -91,13 +95,13 @@ pub async fn substitute<R: PlaceholderReader>(
     ctx: &PlaceholderContext<'_>,
     reader: &R,
 ) -> Result<Vec<String>, Vec<Problem>> {
-    let sites = find_placeholders(entity);
+    let sites = find_placeholder_sites(entity, |key| BUILTIN_RESOLVERS.contains(&key));
     let mut replacements = Vec::with_capacity(sites.len());
     let mut refresh_keys = Vec::new();
     let mut problems = Vec::new();
     for site in sites {
         let path = FieldPath::from(site.path.clone());
-        match resolve_site(&site, ctx, reader).await {
+        match resolve_builtin(&site, ctx, reader).await {
             Ok((value, key)) => {
                 refresh_keys.push(key);
                 replacements.push((site.path, value));
@@ -109,11 +113,16 @@ pub async fn substitute<R: PlaceholderReader>(
         return Err(problems);
     }
     for (path, value) in replacements {
-        if let Some(slot) = value_at_mut(entity, &path) {
-            *slot = value;
-        }
+        replace_at(entity, &path, value);
     }
     Ok(refresh_keys)
+}
+
+/// Puts `value` at `path` (a placeholder site's), if the path still exists.
+pub fn replace_at(entity: &mut Value, path: &[PathSegment], value: Value) {
+    if let Some(slot) = value_at_mut(entity, path) {
+        *slot = value;
+    }
 }
 
 /// Resolves a placeholder value to what should be read, without reading it.
@@ -187,9 +196,14 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Collects the placeholders of §9.1 in document order. An explicit stack keeps
-/// deeply nested input from exhausting the call stack.
-fn find_placeholders(root: &Value) -> Vec<Site> {
+/// Collects the placeholders of §9.1 in document order: single-key objects whose
+/// key is `$` followed by a name `is_resolver` accepts (the built-in ones, or
+/// those a catalog module added). An explicit stack keeps deeply nested input
+/// from exhausting the call stack.
+pub fn find_placeholder_sites(
+    root: &Value,
+    is_resolver: impl Fn(&str) -> bool,
+) -> Vec<PlaceholderSite> {
     let mut sites = Vec::new();
     let mut stack: Vec<(Vec<PathSegment>, &Value)> = vec![(Vec::new(), root)];
     while let Some((path, value)) = stack.pop() {
@@ -219,8 +233,8 @@ fn find_placeholders(root: &Value) -> Vec<Site> {
                 }
                 if let Some((k, v)) = map.iter().next() {
                     let name = k.strip_prefix('$').unwrap_or(k);
-                    if RESOLVERS.contains(&name) {
-                        sites.push(Site {
+                    if is_resolver(name) {
+                        sites.push(PlaceholderSite {
                             path,
                             key: name.to_owned(),
                             value: v.clone(),
@@ -234,9 +248,11 @@ fn find_placeholders(root: &Value) -> Vec<Site> {
     sites
 }
 
-/// Resolves, reads and parses one placeholder; the error is the full message.
-async fn resolve_site<R: PlaceholderReader>(
-    site: &Site,
+/// Resolves, reads and parses one placeholder with the built-in resolver of its
+/// key (`text` for any key that is not `json` or `yaml`); the error is the full
+/// message. The `String` is the refresh key of the target read.
+pub async fn resolve_builtin<R: PlaceholderReader>(
+    site: &PlaceholderSite,
     ctx: &PlaceholderContext<'_>,
     reader: &R,
 ) -> Result<(Value, String), String> {

@@ -8,7 +8,8 @@
 //! instance, coordinated through the database; orphan cleanup is a global
 //! scheduled task; everything stops with the plugin's shutdown hook. The API
 //! router is also left in the backend's [`CatalogRouterSlot`] for the in-process
-//! `catalog.service`.
+//! `catalog.service`; placeholder resolvers and location analyzers added by
+//! modules reach the placeholder processor and `POST /analyze-location`.
 
 pub mod api;
 pub(crate) mod db;
@@ -26,7 +27,8 @@ use greenroom_backend_plugin_api::services::{
 };
 use greenroom_backend_plugin_api::{BackendError, BackendPlugin};
 use greenroom_plugin_catalog_node::{
-    CATALOG_PROCESSING_EXTENSION_POINT, CatalogProcessingExtension, CatalogRouterSlot,
+    CATALOG_ANALYSIS_EXTENSION_POINT, CATALOG_PROCESSING_EXTENSION_POINT, CatalogAnalysisExtension,
+    CatalogProcessingExtension, CatalogRouterSlot, PlaceholderResolver,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -48,11 +50,13 @@ pub fn plugin() -> BackendPlugin {
         let extension = Arc::new(CatalogProcessingExtension::default());
         registrar
             .register_extension_point(CATALOG_PROCESSING_EXTENSION_POINT, Arc::clone(&extension));
+        let analysis = Arc::new(CatalogAnalysisExtension::default());
+        registrar.register_extension_point(CATALOG_ANALYSIS_EXTENSION_POINT, Arc::clone(&analysis));
         registrar.register_init(move |env| async move {
             let config = env.get(&ROOT_CONFIG).await?;
             let logger = env.get(&LOGGER).await?;
             let db = env.get(&DATABASE).await?.client().await?;
-            let engine = CatalogEngine::new(
+            let mut engine = CatalogEngine::new(
                 db,
                 &config,
                 (*logger).clone(),
@@ -60,6 +64,7 @@ pub fn plugin() -> BackendPlugin {
                 extension.providers(),
             )
             .await?;
+            install_placeholder_resolvers(&mut engine, extension.placeholder_resolvers())?;
             engine.connect_providers().await?;
             let (index, seq) = follower::load_index(&engine).await?;
             let sync = Arc::new(follower::IndexSync::new(Arc::clone(&index), seq));
@@ -107,11 +112,14 @@ pub fn plugin() -> BackendPlugin {
                     .await?;
             }
 
+            // Location analyzers reach `POST /analyze-location` as a request
+            // extension; without one the default analyzer answers alone.
             let router = api::router(Arc::new(ApiState {
                 engine,
                 index,
                 sync: Some(sync),
-            }));
+            }))
+            .layer(axum::Extension(analysis));
             // The same router answers in-process callers of `catalog.service`,
             // so they see exactly what HTTP callers see.
             CatalogRouterSlot::for_init(&env)
@@ -121,4 +129,33 @@ pub fn plugin() -> BackendPlugin {
             Ok(())
         });
     })
+}
+
+/// Gives the built-in placeholder processor the resolvers modules added.
+///
+/// The engine has just been built and nothing else holds it yet, so it can
+/// still be changed in place.
+fn install_placeholder_resolvers(
+    engine: &mut Arc<CatalogEngine>,
+    resolvers: Vec<(String, Arc<dyn PlaceholderResolver>)>,
+) -> Result<(), BackendError> {
+    if resolvers.is_empty() {
+        return Ok(());
+    }
+    let engine = Arc::get_mut(engine).ok_or_else(|| {
+        BackendError::internal("the catalog engine is shared before its processors are complete")
+    })?;
+    let reader = Arc::new(processing::Reader::new(
+        engine.settings.reading_allow.clone(),
+        engine.settings.cwd.clone(),
+    ));
+    for processor in &mut engine.processors {
+        if processor.name() == processing::PlaceholderProcessor::NAME {
+            *processor = Arc::new(processing::PlaceholderProcessor::with_resolvers(
+                Arc::clone(&reader),
+                resolvers.clone(),
+            ));
+        }
+    }
+    Ok(())
 }

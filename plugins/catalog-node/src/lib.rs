@@ -8,9 +8,13 @@
 //! (pre-process, location reading, kind validation, post-process) and emits
 //! child entities, locations, relations, errors and refresh keys.
 //!
-//! [`service`] holds the `catalog.service` service other plugins use to call the
-//! catalog in process.
+//! [`placeholder`] holds the placeholder resolvers modules add through the same
+//! extension point, [`analysis`] the `catalog.analysis` extension point and its
+//! location analyzers, and [`service`] the `catalog.service` service other
+//! plugins use to call the catalog in process.
 
+pub mod analysis;
+pub mod placeholder;
 pub mod service;
 
 use std::sync::{Arc, Mutex};
@@ -22,6 +26,10 @@ use greenroom_catalog_model::location_ref::LocationRef;
 use greenroom_catalog_model::relations::Relation;
 use serde_json::Value;
 
+pub use analysis::{
+    AnalyzeRequest, CATALOG_ANALYSIS_EXTENSION_POINT, CatalogAnalysisExtension, ScmLocationAnalyzer,
+};
+pub use placeholder::{PlaceholderResolver, PlaceholderResolverParams, PlaceholderTargetReader};
 pub use service::{
     CATALOG_SERVICE, CatalogRouterSlot, DEFAULT_CATALOG_WAIT, catalog_service_factory,
     catalog_service_factory_with_wait,
@@ -190,11 +198,13 @@ pub trait CatalogProcessor: Send + Sync {
     }
 }
 
-/// The `catalog.processing` extension point: modules add processors and providers.
+/// The `catalog.processing` extension point: modules add processors, providers
+/// and placeholder resolvers.
 #[derive(Default)]
 pub struct CatalogProcessingExtension {
     processors: Mutex<Vec<Arc<dyn CatalogProcessor>>>,
     providers: Mutex<Vec<Arc<dyn EntityProvider>>>,
+    placeholder_resolvers: Mutex<Vec<(String, Arc<dyn PlaceholderResolver>)>>,
 }
 
 impl std::fmt::Debug for CatalogProcessingExtension {
@@ -214,6 +224,14 @@ impl std::fmt::Debug for CatalogProcessingExtension {
                     .providers()
                     .iter()
                     .map(|p| p.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "placeholder_resolvers",
+                &self
+                    .placeholder_resolvers()
+                    .iter()
+                    .map(|(key, _)| key.clone())
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -246,6 +264,32 @@ impl CatalogProcessingExtension {
     /// The providers added so far, in the order they were added.
     pub fn providers(&self) -> Vec<Arc<dyn EntityProvider>> {
         self.providers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Adds the resolver of `{ $<key>: ... }` placeholders (`key` without the
+    /// `$`, which is stripped if given). A key of a built-in resolver (`text`,
+    /// `json`, `yaml`) replaces it; adding a key twice keeps the last.
+    pub fn add_placeholder_resolver(
+        &self,
+        key: impl Into<String>,
+        resolver: Arc<dyn PlaceholderResolver>,
+    ) {
+        let key = key.into();
+        let key = key.strip_prefix('$').unwrap_or(&key).to_owned();
+        let mut resolvers = self
+            .placeholder_resolvers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        resolvers.retain(|(k, _)| *k != key);
+        resolvers.push((key, resolver));
+    }
+
+    /// The placeholder resolvers added so far, by key.
+    pub fn placeholder_resolvers(&self) -> Vec<(String, Arc<dyn PlaceholderResolver>)> {
+        self.placeholder_resolvers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()

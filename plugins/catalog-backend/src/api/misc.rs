@@ -3,11 +3,14 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use greenroom_backend_plugin_api::BackendError;
 use greenroom_backend_plugin_api::http::ApiError;
+use greenroom_plugin_catalog_node::{AnalyzeRequest, CatalogAnalysisExtension};
 use serde_json::{Value, json};
 
 use super::body::{self, ObjectSchema, Schema};
@@ -115,11 +118,14 @@ fn slug_prefix(host: &str) -> Option<&'static str> {
     }
 }
 
-/// `POST /analyze-location`, with Backstage's default analyzer: a catalog file
+/// `POST /analyze-location`: the first location analyzer a module added that
+/// supports the URL, when it finds something; otherwise Backstage's default
+/// analyzer: a catalog file
 /// at the repository root is reported under `existingEntityFiles`; otherwise a
 /// Component named after the repository is suggested.
 pub(crate) async fn analyze_location(
     State(state): State<Arc<ApiState>>,
+    analysis: Option<Extension<Arc<CatalogAnalysisExtension>>>,
     uri: Uri,
     headers: HeaderMap,
     bytes: Bytes,
@@ -141,6 +147,27 @@ pub(crate) async fn analyze_location(
         .unwrap_or("catalog-info.yaml");
     let url = url::Url::parse(target)
         .map_err(|_| input_error("The given location.target is not a URL"))?;
+
+    // A module's analyzer for this kind of URL goes first.
+    if let Some(analyzer) = analysis.and_then(|Extension(a)| a.analyzer_for(target)) {
+        let request = AnalyzeRequest {
+            url: target.to_owned(),
+            catalog_filename: body
+                .get("catalogFilename")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        };
+        let found = analyzer.analyze(&request).await?;
+        if !found.existing_entity_files.is_empty() || !found.generate_entities.is_empty() {
+            let answer = serde_json::to_value(&found).map_err(|e| {
+                ApiError(BackendError::internal(format!(
+                    "analyzer {} gave an answer that cannot be serialised: {e}",
+                    analyzer.name()
+                )))
+            })?;
+            return Ok(json_value(StatusCode::OK, &answer));
+        }
+    }
     let segments: Vec<&str> = url
         .path_segments()
         .map(|s| s.filter(|p| !p.is_empty()).collect())

@@ -12,11 +12,16 @@ use greenroom_catalog_model::annotations::{
 use greenroom_catalog_model::kinds::{BuiltinKind, KindValidator, KindVerdict};
 use greenroom_catalog_model::location::{LocationSpec, Presence};
 use greenroom_catalog_model::location_ref::{LocationRef, resolve_url};
-use greenroom_catalog_model::placeholder::{PlaceholderContext, ReadError, substitute};
+use greenroom_catalog_model::placeholder::{
+    BUILTIN_RESOLVERS, PlaceholderContext, PlaceholderReader, ReadError, find_placeholder_sites,
+    replace_at, resolve_builtin, resolve_placeholder_target,
+};
+use greenroom_catalog_model::problem::PathSegment;
 use greenroom_catalog_model::relations::derive_relations;
 use greenroom_catalog_model::yaml::parse_documents;
 use greenroom_plugin_catalog_node::{
-    CatalogProcessor, Emitter, ProcessingContext, ProcessingError, ProcessorEmit,
+    CatalogProcessor, Emitter, PlaceholderResolver, PlaceholderResolverParams,
+    PlaceholderTargetReader, ProcessingContext, ProcessingError, ProcessorEmit,
 };
 use serde_json::{Map, Value};
 
@@ -24,15 +29,73 @@ use super::glob;
 use super::reader::Reader;
 
 /// Resolves `$text`, `$json` and `$yaml` placeholders (spec §9), relative file
-/// values against the entity's own file, never leaving the origin location's folder.
-#[derive(Debug)]
+/// values against the entity's own file, never leaving the origin location's folder;
+/// and the placeholders of resolvers added by modules, which may also replace
+/// the built-in ones.
 pub struct PlaceholderProcessor {
     reader: Arc<Reader>,
+    resolvers: Vec<(String, Arc<dyn PlaceholderResolver>)>,
+}
+
+impl std::fmt::Debug for PlaceholderProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlaceholderProcessor")
+            .field(
+                "resolvers",
+                &self.resolvers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl PlaceholderProcessor {
+    /// The processor's name, as `catalog.processorOptions` keys it.
+    pub const NAME: &'static str = "PlaceholderProcessor";
+
     pub fn new(reader: Arc<Reader>) -> Self {
-        Self { reader }
+        Self::with_resolvers(reader, Vec::new())
+    }
+
+    /// With the resolvers modules added, by key (without `$`).
+    pub fn with_resolvers(
+        reader: Arc<Reader>,
+        resolvers: Vec<(String, Arc<dyn PlaceholderResolver>)>,
+    ) -> Self {
+        Self { reader, resolvers }
+    }
+
+    fn custom(&self, key: &str) -> Option<&Arc<dyn PlaceholderResolver>> {
+        self.resolvers
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, r)| r)
+    }
+}
+
+/// What a module's resolver reads through: the same resolution and reading
+/// rules as the built-in `$text`, with every target read kept as a refresh key.
+struct TargetReader<'a> {
+    reader: &'a Reader,
+    context: PlaceholderContext<'a>,
+    refresh_keys: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl PlaceholderTargetReader for TargetReader<'_> {
+    async fn read(&self, value: &str) -> Result<String, String> {
+        let target = resolve_placeholder_target(&self.context, value).map_err(|cause| {
+            format!(
+                "could not form a URL out of {} and {value}, {cause}",
+                self.context.base.target
+            )
+        })?;
+        let text = self.reader.read(&target).await.map_err(|e| e.to_string())?;
+        self.refresh_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(target.refresh_key());
+        Ok(text)
     }
 }
 
@@ -54,7 +117,7 @@ fn file_root(context: &ProcessingContext) -> Option<std::path::PathBuf> {
 #[async_trait]
 impl CatalogProcessor for PlaceholderProcessor {
     fn name(&self) -> &str {
-        "PlaceholderProcessor"
+        Self::NAME
     }
 
     async fn pre_process(
@@ -68,21 +131,64 @@ impl CatalogProcessor for PlaceholderProcessor {
             base: &context.location,
             file_root: root.as_deref(),
         };
-        match substitute(&mut entity, &placeholder_context, self.reader.as_ref()).await {
-            Ok(keys) => {
-                for key in keys {
-                    emit.emit(ProcessorEmit::RefreshKey(key));
+        let sites = find_placeholder_sites(&entity, |key| {
+            BUILTIN_RESOLVERS.contains(&key) || self.custom(key).is_some()
+        });
+        // As with the built-in substitution: every placeholder is tried and
+        // every error reported, and the entity changes only when all succeed.
+        let mut replacements: Vec<(Vec<PathSegment>, Value)> = Vec::with_capacity(sites.len());
+        let mut refresh_keys = Vec::new();
+        let mut problems = Vec::new();
+        for site in sites {
+            match self.custom(&site.key) {
+                Some(resolver) => {
+                    let reader = TargetReader {
+                        reader: self.reader.as_ref(),
+                        context: placeholder_context,
+                        refresh_keys: std::sync::Mutex::new(Vec::new()),
+                    };
+                    let resolved = resolver
+                        .resolve(PlaceholderResolverParams {
+                            key: &site.key,
+                            value: &site.value,
+                            base: &context.location,
+                            reader: &reader,
+                        })
+                        .await;
+                    match resolved {
+                        Ok(value) => {
+                            refresh_keys.extend(
+                                reader
+                                    .refresh_keys
+                                    .into_inner()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+                            );
+                            replacements.push((site.path, value));
+                        }
+                        Err(message) => problems.push(message),
+                    }
                 }
-                Ok(entity)
+                None => {
+                    match resolve_builtin(&site, &placeholder_context, self.reader.as_ref()).await {
+                        Ok((value, key)) => {
+                            refresh_keys.push(key);
+                            replacements.push((site.path, value));
+                        }
+                        Err(message) => problems.push(message),
+                    }
+                }
             }
-            Err(problems) => Err(BackendError::internal(
-                problems
-                    .iter()
-                    .map(|p| p.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )),
         }
+        if !problems.is_empty() {
+            return Err(BackendError::internal(problems.join("; ")));
+        }
+        for (path, value) in replacements {
+            replace_at(&mut entity, &path, value);
+        }
+        for key in refresh_keys {
+            emit.emit(ProcessorEmit::RefreshKey(key));
+        }
+        Ok(entity)
     }
 }
 
