@@ -9,6 +9,7 @@ use greenroom_bench::generate;
 mod catalog;
 mod serve_startup;
 mod soak;
+mod web;
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -75,6 +76,17 @@ enum Bench {
         binary: std::path::PathBuf,
         /// Measured rounds; the median is reported.
         #[arg(long, default_value_t = 11)]
+        rounds: usize,
+    },
+    /// Server time of the catalog's web pages (`/catalog`, filtered, an entity page).
+    Web {
+        /// Number of entities to generate.
+        #[arg(long, default_value_t = 100_000)]
+        entities: usize,
+        #[arg(long, value_enum, default_value_t = catalog::Store::Sqlite)]
+        store: catalog::Store,
+        /// Requests per measured page; the median is reported.
+        #[arg(long, default_value_t = 101)]
         rounds: usize,
     },
     /// Throughput of descriptor validation on a generated catalog.
@@ -165,6 +177,18 @@ fn main() -> anyhow::Result<()> {
                 refresh_every: Duration::from_secs(refresh_every.max(1)),
             })),
         Bench::ServeStartup { binary, rounds } => serve_startup::run(&binary, rounds),
+        Bench::Web {
+            entities,
+            store,
+            rounds,
+        } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(web::run(web::Options {
+                entities,
+                store,
+                rounds,
+            })),
         Bench::Validate {
             entities,
             per_file,
