@@ -206,16 +206,20 @@ impl<'a> ApiQuery<'a> {
                 fields,
             });
         }
-        let mut set = kind_filter();
+        // The filters go as a by-query predicate (one object: all fields must
+        // match) rather than `filter=` conditions, so that values such as
+        // owner refs (`group:default/x`) travel in a JSON body, unencoded.
+        let mut predicate = serde_json::Map::new();
+        predicate.insert("kind".to_owned(), Value::String("API".to_owned()));
         for (_, field, value) in &self.filters {
-            set.insert((*field).to_owned(), FilterValue::AnyOf(vec![value.clone()]));
+            predicate.insert((*field).to_owned(), Value::String(value.clone()));
         }
         let field = SORTS
             .iter()
             .find(|(key, _)| *key == self.sort.key)
             .map_or("metadata.name", |(_, field)| field);
         QueryEntitiesRequest::Initial(QueryEntitiesInitialRequest {
-            filter: Some(vec![set]),
+            query: Some(Value::Object(predicate)),
             limit: Some(self.size),
             order_fields: Some(vec![EntityOrder {
                 field: field.to_owned(),

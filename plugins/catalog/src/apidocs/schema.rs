@@ -216,7 +216,7 @@ impl<'a> Resolver<'a> {
                     @for (name, property) in properties {
                         li {
                             (self.property_line(name, property, required.contains(&name.as_str())))
-                            @if has_children(self.resolve_shallow(property)) {
+                            @if has_children(self.resolve_shallow(property)) || self.is_dangling(property) {
                                 (self.children(property, stack, depth + 1))
                             }
                         }
@@ -261,6 +261,15 @@ impl<'a> Resolver<'a> {
             Some(reference) => self.pointer(reference).unwrap_or(value),
             None => value,
         }
+    }
+
+    /// Whether `value` is a `$ref` that points nowhere (shown, so that the
+    /// reader sees what is missing).
+    fn is_dangling(&self, value: &'a Value) -> bool {
+        value
+            .get("$ref")
+            .and_then(Value::as_str)
+            .is_some_and(|reference| self.pointer(reference).is_none())
     }
 
     fn children(&self, property: &'a Value, stack: &mut Vec<&'a str>, depth: usize) -> Markup {
