@@ -161,3 +161,59 @@ pub fn catalog_service_factory_with_wait(wait: Duration) -> ServiceFactory {
         Ok(client)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(slot: &Arc<CatalogRouterSlot>, fallback: Option<&str>) -> SlotSource {
+        SlotSource {
+            slot: Arc::clone(slot),
+            fallback_url: fallback.map(str::to_owned),
+            wait: Duration::from_millis(50),
+        }
+    }
+
+    fn pending() -> Arc<CatalogRouterSlot> {
+        Arc::new(CatalogRouterSlot {
+            state: watch::Sender::new(SlotState::Pending),
+        })
+    }
+
+    #[tokio::test]
+    async fn an_empty_slot_answers_unavailable_after_the_wait() {
+        let error = source(&pending(), Some("http://x"))
+            .target()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.name,
+            greenroom_backend_plugin_api::ErrorName::ServiceUnavailableError
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiting_call_gets_the_router_once_filled() {
+        let slot = pending();
+        let waiting = {
+            let source = SlotSource {
+                wait: Duration::from_secs(30),
+                ..source(&slot, None)
+            };
+            tokio::spawn(async move { source.target().await })
+        };
+        slot.fill(axum::Router::new());
+        let target = waiting.await.expect("joined").expect("a target");
+        assert!(matches!(target, CatalogTarget::Router(_)));
+    }
+
+    #[tokio::test]
+    async fn an_absent_catalog_goes_to_discovery_or_is_unavailable() {
+        let slot = pending();
+        slot.state.send_replace(SlotState::Absent);
+        let target = source(&slot, Some("http://cat/api/catalog")).target().await;
+        assert!(matches!(target, Ok(CatalogTarget::Url(u)) if u == "http://cat/api/catalog"));
+        let error = source(&slot, None).target().await.unwrap_err();
+        assert!(error.message.contains("not installed"), "{}", error.message);
+    }
+}
