@@ -563,48 +563,49 @@ impl ParseFailure {
     }
 }
 
-/// The deepest bracket/brace nesting of a JSON or flow-YAML text, ignoring
-/// brackets inside quoted strings and comments (roughly: enough to refuse
-/// pathological input before a recursive parser sees it).
-fn flow_nesting(text: &str) -> usize {
+/// An upper bound of how deep a JSON or YAML text nests, computed without
+/// parsing: the deepest bracket/brace nesting (quotes are ignored on purpose,
+/// so that a stray quote cannot hide brackets), and the longest run of
+/// compact block indicators on one line (`- - - x` nests three sequences in
+/// six bytes). Block nesting by indentation needs quadratic space, so the
+/// size bound keeps it shallow enough.
+fn nesting_bound(text: &str) -> usize {
     let mut depth = 0usize;
     let mut deepest = 0usize;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    let mut comment = false;
-    for c in text.chars() {
-        if comment {
-            comment = c != '\n';
-            continue;
-        }
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' && q == '"' {
-                escaped = true;
-            } else if c == q || (c == '\n' && q == '\'') {
-                quote = None;
-            }
-            continue;
-        }
+    for c in text.bytes() {
         match c {
-            '"' => quote = Some('"'),
-            '#' => comment = true,
-            '[' | '{' => {
+            b'[' | b'{' => {
                 depth += 1;
                 deepest = deepest.max(depth);
             }
-            ']' | '}' => depth = depth.saturating_sub(1),
+            b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
-    deepest
+    let compact = text
+        .lines()
+        .map(|line| {
+            let mut rest = line.trim_start();
+            let mut run = 0usize;
+            while let Some(next) = rest
+                .strip_prefix('-')
+                .or_else(|| rest.strip_prefix('?'))
+                .filter(|next| next.starts_with([' ', '\t']))
+            {
+                run += 1;
+                rest = next.trim_start();
+            }
+            run
+        })
+        .max()
+        .unwrap_or(0);
+    deepest.max(compact)
 }
 
 /// Reads a definition as JSON or YAML (YAML 1.2 is a superset of JSON, but
 /// the JSON parser gives better positions for JSON text).
 fn parse_document(text: &str) -> Result<Value, ParseFailure> {
-    if flow_nesting(text) > MAX_NESTING {
+    if nesting_bound(text) > MAX_NESTING {
         return Err(ParseFailure::plain(format!(
             "the definition nests more than {MAX_NESTING} levels deep"
         )));

@@ -1067,6 +1067,30 @@ async fn broken_hostile_and_odd_definitions_fall_back_safely() -> anyhow::Result
     );
     let html = render_api(&tab, &registry, "openapi", json!(deep_json)).await;
     assert!(html.contains("nests more than"));
+    let compact = format!("openapi: 3.0.0\nx:\n  {}deep\n", "- ".repeat(200_000));
+    let html = render_api(&tab, &registry, "openapi", json!(compact)).await;
+    assert!(
+        html.contains("nests more than"),
+        "compact block nesting refused"
+    );
+    // A stray quote does not hide brackets from the bound.
+    let quoted = format!(
+        "openapi: 3.0.0\nx: 5\" screen\ny: {}1{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let html = render_api(&tab, &registry, "openapi", json!(quoted)).await;
+    assert!(html.contains("nests more than"));
+    // Block nesting by indentation within the size bound is parsed, then
+    // refused by depth before any renderer walks it.
+    let mut indented =
+        String::from("openapi: 3.0.0\ninfo: {title: Deep, version: '1'}\npaths: {}\nx:\n");
+    for level in 1..200 {
+        indented.push_str(&" ".repeat(level));
+        indented.push_str("k:\n");
+    }
+    let html = render_api(&tab, &registry, "openapi", json!(indented)).await;
+    assert!(html.contains("nests more than 64 levels"), "{html}");
     // An oversized definition is shown raw, cut at the bound, with a notice.
     let huge = format!("openapi: 3.0.0\ndescription: {}\n", "é".repeat(1_500_000));
     let html = render_api(&tab, &registry, "openapi", json!(huge)).await;
