@@ -108,7 +108,7 @@ impl<'a> Resolver<'a> {
     pub(crate) fn schema(&self, schema: &'a Value) -> Markup {
         let mut stack = Vec::new();
         html! {
-            div class="api-schema" { (self.node(schema, &mut stack, 0)) }
+            div class="api-schema" { (self.node(schema, &mut stack, 0, true)) }
         }
     }
 
@@ -172,7 +172,15 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn node(&self, schema: &'a Value, stack: &mut Vec<&'a str>, depth: usize) -> Markup {
+    /// Draws one schema node; `show_type` is false where the caller already
+    /// printed the node's type (a property's line).
+    fn node(
+        &self,
+        schema: &'a Value,
+        stack: &mut Vec<&'a str>,
+        depth: usize,
+        show_type: bool,
+    ) -> Markup {
         if !self.take_node() {
             return html! { p class="muted" { "… (more of this schema is not shown)" } };
         }
@@ -191,7 +199,7 @@ impl<'a> Resolver<'a> {
             return match self.pointer(reference) {
                 Some(target) => {
                     stack.push(reference);
-                    let inner = self.node(target, stack, depth + 1);
+                    let inner = self.node(target, stack, depth + 1, show_type);
                     stack.pop();
                     html! {
                         div class="api-schema-named" {
@@ -209,7 +217,7 @@ impl<'a> Resolver<'a> {
             return html! { p class="muted" { "… (nested too deep to show)" } };
         }
         html! {
-            (self.facts(schema, map))
+            (self.facts(schema, map, show_type))
             @if let Some(Value::Object(properties)) = map.get("properties") {
                 @let required = required_names(map);
                 ul class="api-props" {
@@ -226,8 +234,7 @@ impl<'a> Resolver<'a> {
             @if let Some(items) = map.get("items").filter(|i| i.is_object()) {
                 @if has_children(self.resolve_shallow(items)) || items.get("$ref").is_some() {
                     div class="api-schema-items" {
-                        p class="muted" { "Items: " code { (self.label(items, 0)) } }
-                        (self.node(items, stack, depth + 1))
+                        (self.node(items, stack, depth + 1, false))
                     }
                 }
             }
@@ -235,7 +242,7 @@ impl<'a> Resolver<'a> {
                 div class="api-schema-items" {
                     p class="muted" { "Additional properties: " code { (self.label(extra, 0)) } }
                     @if has_children(self.resolve_shallow(extra)) {
-                        (self.node(extra, stack, depth + 1))
+                        (self.node(extra, stack, depth + 1, false))
                     }
                 }
             }
@@ -245,7 +252,7 @@ impl<'a> Resolver<'a> {
                         p class="muted" { (title) }
                         ol {
                             @for part in parts.iter().take(50) {
-                                li { (self.node(part, stack, depth + 1)) }
+                                li { (self.node(part, stack, depth + 1, true)) }
                             }
                         }
                     }
@@ -273,7 +280,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn children(&self, property: &'a Value, stack: &mut Vec<&'a str>, depth: usize) -> Markup {
-        html! { div class="api-schema-nested" { (self.node(property, stack, depth)) } }
+        html! { div class="api-schema-nested" { (self.node(property, stack, depth, false)) } }
     }
 
     fn property_line(&self, name: &str, property: &'a Value, required: bool) -> Markup {
@@ -300,11 +307,11 @@ impl<'a> Resolver<'a> {
 
     /// The type and description of a schema object itself (not of its
     /// properties).
-    fn facts(&self, schema: &'a Value, map: &Map<String, Value>) -> Markup {
+    fn facts(&self, schema: &'a Value, map: &Map<String, Value>, show_type: bool) -> Markup {
         let combined =
             map.contains_key("allOf") || map.contains_key("oneOf") || map.contains_key("anyOf");
         html! {
-            @if !map.contains_key("properties") && !combined {
+            @if show_type && !map.contains_key("properties") && !combined {
                 p class="api-schema-type" { "Type: " code { (self.label(schema, 0)) } (enum_line(schema)) }
             }
             @if let Some(description) = map.get("description").and_then(Value::as_str) {
