@@ -1193,6 +1193,30 @@ components:
     assert!(html.contains("☃ &lt;b&gt;"), "{html}");
     assert!(html.contains("never closed"));
 
+    let unicode = "\"\"\"Grüße ☃ from the \\\"\"\" café\"\"\"\ntype Ü { naïve: String }\n";
+    let html = render_api(&tab, &registry, "graphql", json!(unicode)).await;
+    assert!(html.contains("Grüße ☃"), "{html}");
+    assert!(html.contains("naïve"));
+
+    // Every prefix of real definitions (cut at any character) renders
+    // without a panic: as a fallback notice or as a partial document.
+    for (kind, text) in [
+        ("openapi", PETSTORE),
+        ("openapi", SWAGGER),
+        ("asyncapi", ASYNCAPI),
+        ("graphql", GRAPHQL),
+        ("graphql", unicode),
+    ] {
+        let cuts: Vec<usize> = (0..=text.len())
+            .step_by(7)
+            .filter(|i| text.is_char_boundary(*i))
+            .collect();
+        for cut in cuts {
+            let html = render_api(&tab, &registry, kind, json!(&text[..cut])).await;
+            assert!(html.contains("api-definition-card"), "{kind} cut at {cut}");
+        }
+    }
+
     backend.stop().await;
     Ok(())
 }

@@ -95,15 +95,16 @@ pub(crate) fn tokenize(text: &str) -> Vec<(Class, &str)> {
             }
             class = Class::Comment;
         } else if c == b'"' {
-            if text[i..].starts_with("\"\"\"") {
+            if bytes[i..].starts_with(b"\"\"\"") {
                 i += 3;
                 loop {
                     if i >= bytes.len() {
                         break;
                     }
-                    if text[i..].starts_with("\\\"\"\"") {
+                    // Byte comparisons: `i` may sit inside a multi-byte character here.
+                    if bytes[i..].starts_with(b"\\\"\"\"") {
                         i += 4;
-                    } else if text[i..].starts_with("\"\"\"") {
+                    } else if bytes[i..].starts_with(b"\"\"\"") {
                         i += 3;
                         break;
                     } else {
@@ -121,9 +122,14 @@ pub(crate) fn tokenize(text: &str) -> Vec<(Class, &str)> {
                 i = (i + 1).min(bytes.len());
             }
             class = Class::String;
-        } else if c.is_ascii_alphabetic() || c == b'_' || c == b'@' || c == b'$' {
+        } else if c.is_ascii_alphabetic() || c == b'_' || c == b'@' || c == b'$' || c >= 0x80 {
+            // GraphQL names are ASCII, but a name with other letters is kept
+            // whole (bytes >= 0x80 are never ASCII, so the token still ends
+            // on a character boundary).
             i += 1;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] >= 0x80)
+            {
                 i += 1;
             }
             let word = &text[start..i];
