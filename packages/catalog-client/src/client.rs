@@ -524,6 +524,16 @@ impl CatalogApi for CatalogClient {
         self.call_json(reqwest::Method::POST, "/analyze-location", Some(&body))
             .await
     }
+
+    async fn get_recent_changes(&self, limit: u64) -> Result<Vec<RecentChange>, BackendError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            items: Vec<RecentChange>,
+        }
+        let path = format!("/changes/recent?limit={limit}");
+        let answer: Answer = self.call_json(reqwest::Method::GET, &path, None).await?;
+        Ok(answer.items)
+    }
 }
 
 /// The `POST /entities/by-query` body of a first request with a predicate.

@@ -115,4 +115,8 @@ pub trait CatalogApi: Send + Sync {
         &self,
         request: AnalyzeLocationRequest,
     ) -> Result<AnalyzeLocationResponse, BackendError>;
+
+    /// `GET /changes/recent?limit=` (Greenroom's own route): the entities
+    /// changed most recently, newest first.
+    async fn get_recent_changes(&self, limit: u64) -> Result<Vec<RecentChange>, BackendError>;
 }

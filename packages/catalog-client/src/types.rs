@@ -313,6 +313,15 @@ pub struct AnalyzeLocationResponse {
     pub generate_entities: Vec<AnalyzeLocationGenerateEntity>,
 }
 
+/// One entry of `GET /changes/recent` (Greenroom's own route).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentChange {
+    pub entity_ref: String,
+    /// When the entity last changed, in milliseconds since the Unix epoch.
+    pub changed_at_ms: i64,
+}
+
 /// A `kind:namespace/name` reference in parts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CompoundEntityRef {

@@ -7,6 +7,7 @@
 //! projection is requested, so a page is assembled by concatenating texts.
 
 mod body;
+mod changes;
 mod entities;
 mod locations;
 mod misc;
@@ -81,6 +82,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             get(entities::facets_get).post(entities::facets_post),
         )
         .route("/refresh", axum::routing::post(misc::refresh))
+        .route("/changes/recent", get(changes::recent))
         .route(
             "/validate-entity",
             axum::routing::post(misc::validate_entity),
