@@ -128,6 +128,11 @@ pub(crate) fn cursor_param(ctx: &PageContext) -> Result<Option<&str>, BadInput> 
 /// `start` next to the cursor (cursors do not say where they are); only used
 /// for the summary, so a wrong value cannot change which rows are shown.
 pub(crate) fn start_param(ctx: &PageContext) -> u64 {
+    // Without a cursor the page is the first, whatever `start` says (sort
+    // links drop the cursor but keep the other parameters).
+    if ctx.param("cursor").is_none_or(str::is_empty) {
+        return 1;
+    }
     ctx.param("start")
         .and_then(|s| s.trim().parse::<u64>().ok())
         .filter(|n| *n >= 1)
@@ -332,6 +337,30 @@ async fn kind_counts(catalog: &dyn CatalogApi) -> Result<Vec<FacetCount>, Backen
     Ok(facets.facets.get("kind").cloned().unwrap_or_default())
 }
 
+/// One facet filter: "All", then each value with its count; a value from
+/// the URL that no entity of this kind has still shows as chosen.
+fn filter_select(ctx: &PageContext, param: &str, label: &str, counts: &[FacetCount]) -> Markup {
+    let mut options = choices(counts, |value| {
+        if param == "owner" {
+            greenroom_web::components::humanize_ref(value, Some("group"))
+        } else {
+            value.to_owned()
+        }
+    });
+    let wanted = ctx.param(param).map(str::trim).filter(|v| !v.is_empty());
+    let current = selected_choice(&options, param, wanted);
+    if let Some(value) = &current
+        && !options.iter().any(|c| &c.value == value)
+    {
+        options.push(Choice {
+            value: value.clone(),
+            label: value.clone(),
+            count: Some(0),
+        });
+    }
+    select(param, label, &options, current.as_deref())
+}
+
 /// The filter form: kind, the facet selects, the search box; hidden sort and
 /// page size so that a new filter keeps them (and drops the cursor).
 fn filter_form(
@@ -366,14 +395,7 @@ fn filter_form(
                     maxlength=(MAX_TEXT_CHARS) placeholder="Name, title or description";
             }
             @for (param, label, field) in FILTERS {
-                @let counts = facets.get(field).map(Vec::as_slice).unwrap_or_default();
-                @let options = choices(counts, |value| if param == "owner" {
-                    greenroom_web::components::humanize_ref(value, Some("group"))
-                } else {
-                    value.to_owned()
-                });
-                @let current = selected_choice(&options, param, ctx.param(param).map(str::trim).filter(|v| !v.is_empty()));
-                (select(param, label, &options, current.as_deref()))
+                (filter_select(ctx, param, label, facets.get(field).map(Vec::as_slice).unwrap_or_default()))
             }
             @if let Some(sort) = ctx.param("sort").filter(|s| !s.is_empty()) {
                 input type="hidden" name="sort" value=(sort);

@@ -299,6 +299,16 @@ async fn catalog_scenario(backend: &TestBackend) -> anyhow::Result<()> {
     let back = page(backend, &pager_link(&third, "prev").context("prev")?).await?;
     assert_eq!(listed(&back), ["delta", "epsilon"]);
     assert!(back.contains("3–4 of 6"));
+    // A sort link from a later page starts the walk again.
+    let resorted = back
+        .split("href=\"")
+        .find(|chunk| chunk.starts_with("/catalog?") && chunk.contains("sort=-name"))
+        .and_then(|chunk| chunk.split('"').next())
+        .context("a sort link")?
+        .replace("&amp;", "&");
+    let resorted = page(backend, &resorted).await?;
+    assert_eq!(listed(&resorted), ["zeta", "gamma"]);
+    assert!(resorted.contains("1–2 of 6"), "{resorted}");
     // Paging keeps the filter and the order.
     let sorted = page(backend, "/catalog?sort=-name&type=service&limit=3").await?;
     assert_eq!(listed(&sorted), ["zeta", "gamma", "epsilon"]);
@@ -310,6 +320,11 @@ async fn catalog_scenario(backend: &TestBackend) -> anyhow::Result<()> {
     assert_eq!(status, 200);
     assert!(empty.contains("No entities match these filters"));
     assert!(empty.contains("0 of 0"));
+
+    // A filter value no entity has still shows as chosen, with no rows.
+    let nobody = page(backend, "/catalog?owner=nobody").await?;
+    assert!(nobody.contains(r#"<option value="nobody" selected>nobody (0)</option>"#));
+    assert!(nobody.contains("No entities match these filters"));
 
     // Bad input: an error state and 400, never a 500.
     for query in [
@@ -330,7 +345,7 @@ async fn catalog_scenario(backend: &TestBackend) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn search_and_home_scenario(backend: &TestBackend) -> anyhow::Result<()> {
+async fn search_and_home_scenario(backend: &TestBackend, files: &TestDir) -> anyhow::Result<()> {
     // The header's search box: every kind, a badge, a link and the description.
     let body = page(backend, "/search?q=pet").await?;
     assert!(body.contains(r#"<span class="badge">API</span>"#), "{body}");
@@ -368,6 +383,73 @@ async fn search_and_home_scenario(backend: &TestBackend) -> anyhow::Result<()> {
         "{home}"
     );
     assert!(home.contains(r#"<a href="/catalog?kind=api">API</a> <span class="badge">1</span>"#));
+    // The recently changed card lists entities from the change log, newest first.
+    assert!(home.contains(r#"aria-label="Recently changed""#), "{home}");
+    let recent = &home[home
+        .find(r#"class="recent-changes""#)
+        .context("recent list")?..];
+    assert!(recent.contains(r#"href="/catalog/default/"#));
+    assert!(recent.contains(" ago</span>") || recent.contains("just now</span>"));
+    let api: Value = reqwest::get(backend.url("/api/catalog/changes/recent?limit=3"))
+        .await?
+        .json()
+        .await?;
+    let items = api["items"].as_array().context("items")?;
+    assert_eq!(items.len(), 3, "{api}");
+    let times: Vec<i64> = items
+        .iter()
+        .filter_map(|i| i["changedAtMs"].as_i64())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {api}"
+    );
+    let (status, _) = get(backend, "/api/catalog/changes/recent?limit=0").await?;
+    assert_eq!(status, 400);
+
+    // An edited file, re-read on a refresh of the root location, puts its
+    // entity at the top of the card.
+    let gamma = std::fs::read_to_string(files.path().join("gamma.yaml"))?;
+    std::fs::write(
+        files.path().join("gamma.yaml"),
+        gamma.replace("  tags:", "  description: Edited gamma\n  tags:"),
+    )?;
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let refresh = http
+            .post(backend.url("/api/catalog/refresh"))
+            .json(&json!({ "entityRef": "location:default/root" }))
+            .send()
+            .await?;
+        assert!(
+            refresh.status().is_success(),
+            "refresh: {}",
+            refresh.status()
+        );
+        let latest: Value = http
+            .get(backend.url("/api/catalog/changes/recent?limit=1"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if latest["items"][0]["entityRef"] == "component:default/gamma" {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the edit did not reach the change log: {latest}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let home = page(backend, "/").await?;
+    let recent = &home[home
+        .find(r#"class="recent-changes""#)
+        .context("recent list")?..];
+    let first = recent.find("href=\"/catalog/").context("a link")?;
+    assert!(
+        recent[first..].starts_with(r#"href="/catalog/default/component/gamma""#),
+        "{recent}"
+    );
     Ok(())
 }
 
@@ -377,7 +459,7 @@ async fn catalog_pages_on_sqlite() -> anyhow::Result<()> {
     let files = TestDir::new();
     let backend = start(data.sqlite_database_config(), &files).await?;
     catalog_scenario(&backend).await?;
-    search_and_home_scenario(&backend).await?;
+    search_and_home_scenario(&backend, &files).await?;
     backend.stop().await;
     Ok(())
 }
@@ -388,7 +470,7 @@ async fn catalog_pages_on_postgres() -> anyhow::Result<()> {
     let files = TestDir::new();
     let backend = start(pg.database_config(json!({})), &files).await?;
     let result = catalog_scenario(&backend).await;
-    let search = search_and_home_scenario(&backend).await;
+    let search = search_and_home_scenario(&backend, &files).await;
     backend.stop().await;
     pg.cleanup().await;
     result.and(search)
