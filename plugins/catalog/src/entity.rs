@@ -268,7 +268,6 @@ fn header(entity: &Value) -> Markup {
     let base = entity_value_path(entity);
     html! {
         header class="page-header entity-header" {
-            p class="subtitle entity-kind" { (kind) }
             h1 { (title_of(entity)) }
             dl class="entity-facts" {
                 div { dt { "Kind" } dd { (kind) } }

@@ -85,6 +85,10 @@ impl EntityCard for AboutCard {
         10
     }
 
+    fn wide(&self) -> bool {
+        true
+    }
+
     async fn render(&self, _page: &PageContext, entity: &Value) -> Result<Markup, String> {
         let description = str_at(entity, &["metadata", "description"]).filter(|d| !d.is_empty());
         let owner = related(entity, "ownedBy", "group", "owner");
@@ -93,6 +97,15 @@ impl EntityCard for AboutCard {
         let parent = related(entity, "childOf", "group", "parent");
         let entity_type = str_at(entity, &["spec", "type"]);
         let lifecycle = str_at(entity, &["spec", "lifecycle"]);
+        let kind = entity
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        // Groups and users have no owner or lifecycle; they have a profile.
+        let is_party = kind == "group" || kind == "user";
+        let display_name = str_at(entity, &["spec", "profile", "displayName"]);
+        let email = str_at(entity, &["spec", "profile", "email"]);
         let tags: Vec<&str> = entity
             .get("metadata")
             .and_then(|m| m.get("tags"))
@@ -140,7 +153,22 @@ impl EntityCard for AboutCard {
                 }
             }
             dl class="fields" {
-                div class="field" { dt { "Owner" } dd { (owner.unwrap_or_else(|| dash.clone())) } }
+                @if is_party {
+                    @if let Some(name) = display_name {
+                        div class="field" { dt { "Display name" } dd { (name) } }
+                    }
+                    @if let Some(email) = email {
+                        div class="field" {
+                            dt { "Email" }
+                            dd {
+                                @let mailto = format!("mailto:{email}");
+                                @if is_safe_link(&mailto) { a href=(mailto) { (email) } } @else { (email) }
+                            }
+                        }
+                    }
+                } @else {
+                    div class="field" { dt { "Owner" } dd { (owner.unwrap_or_else(|| dash.clone())) } }
+                }
                 @if let Some(system) = system {
                     div class="field" { dt { "System" } dd { (system) } }
                 }
@@ -151,7 +179,9 @@ impl EntityCard for AboutCard {
                     div class="field" { dt { "Parent" } dd { (parent) } }
                 }
                 div class="field" { dt { "Type" } dd { @match entity_type { Some(t) => (t), None => (dash) } } }
-                div class="field" { dt { "Lifecycle" } dd { @match lifecycle { Some(l) => (l), None => (dash) } } }
+                @if !is_party || lifecycle.is_some() {
+                    div class="field" { dt { "Lifecycle" } dd { @match lifecycle { Some(l) => (l), None => (dash) } } }
+                }
                 div class="field" {
                     dt { "Tags" }
                     dd {

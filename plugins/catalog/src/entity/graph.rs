@@ -187,6 +187,10 @@ impl EntityCard for GraphCard {
         20
     }
 
+    fn wide(&self) -> bool {
+        true
+    }
+
     async fn render(&self, _page: &PageContext, entity: &Value) -> Result<Markup, String> {
         let (shown, _) = neighbours(entity);
         if shown.is_empty() {

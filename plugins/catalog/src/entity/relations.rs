@@ -17,6 +17,7 @@ use greenroom_web::{EntityCard, PageContext, WebExtension};
 use maud::{Markup, html};
 use serde_json::Value;
 
+use super::about::is_safe_link;
 use super::{kind_of_ref, link_with_title, ref_of, relation_targets, str_at, truncate};
 
 /// The most related entities a card lists.
@@ -54,7 +55,18 @@ struct CardSpec {
     target_kind: Option<&'static str>,
     /// What the card says when there is nothing to list.
     empty: &'static str,
+    /// Whether the card shows (with its empty state) when the entity has no
+    /// such relation; the others only appear when there is something to list.
+    always: bool,
+    columns: &'static [Col],
 }
+
+/// The columns of a card listing entities of one kind.
+const ENTITY_COLUMNS: &[Col] = &[Col::Name, Col::Type, Col::Description];
+/// The columns of a card listing entities of several kinds.
+const MIXED_COLUMNS: &[Col] = &[Col::Name, Col::Kind, Col::Type, Col::Description];
+/// The columns of a card listing people.
+const PEOPLE_COLUMNS: &[Col] = &[Col::Name, Col::Email];
 
 /// The relation cards, in the order they appear.
 const CARDS: [CardSpec; 14] = [
@@ -65,6 +77,8 @@ const CARDS: [CardSpec; 14] = [
         relation: "hasPart",
         target_kind: Some("component"),
         empty: "No components are part of this system.",
+        always: true,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "system-apis",
@@ -73,6 +87,8 @@ const CARDS: [CardSpec; 14] = [
         relation: "hasPart",
         target_kind: Some("api"),
         empty: "No APIs are part of this system.",
+        always: true,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "system-resources",
@@ -81,6 +97,8 @@ const CARDS: [CardSpec; 14] = [
         relation: "hasPart",
         target_kind: Some("resource"),
         empty: "No resources are part of this system.",
+        always: true,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "domain-systems",
@@ -89,46 +107,58 @@ const CARDS: [CardSpec; 14] = [
         relation: "hasPart",
         target_kind: Some("system"),
         empty: "No systems are part of this domain.",
+        always: true,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "group-members",
         title: "Members",
         kinds: &["group"],
         relation: "hasMember",
-        target_kind: None,
+        target_kind: Some("user"),
         empty: "This group has no members.",
+        always: true,
+        columns: PEOPLE_COLUMNS,
     },
     CardSpec {
         id: "group-children",
         title: "Child groups",
         kinds: &["group"],
         relation: "parentOf",
-        target_kind: None,
+        target_kind: Some("group"),
         empty: "This group has no child groups.",
+        always: true,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "user-groups",
         title: "Groups",
         kinds: &["user"],
         relation: "memberOf",
-        target_kind: None,
+        target_kind: Some("group"),
         empty: "This user is not a member of any group.",
+        always: true,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "provided-apis",
         title: "Provided APIs",
         kinds: &["component"],
         relation: "providesApi",
-        target_kind: None,
+        target_kind: Some("api"),
         empty: "This component provides no APIs.",
+        always: true,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "consumed-apis",
         title: "Consumed APIs",
         kinds: &["component"],
         relation: "consumesApi",
-        target_kind: None,
+        target_kind: Some("api"),
         empty: "This component consumes no APIs.",
+        always: false,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "depends-on",
@@ -137,6 +167,8 @@ const CARDS: [CardSpec; 14] = [
         relation: "dependsOn",
         target_kind: None,
         empty: "No dependencies.",
+        always: true,
+        columns: MIXED_COLUMNS,
     },
     CardSpec {
         id: "dependents",
@@ -145,30 +177,38 @@ const CARDS: [CardSpec; 14] = [
         relation: "dependencyOf",
         target_kind: None,
         empty: "Nothing depends on this entity.",
+        always: false,
+        columns: MIXED_COLUMNS,
     },
     CardSpec {
         id: "subcomponents",
         title: "Subcomponents",
         kinds: &["component"],
         relation: "hasSubcomponent",
-        target_kind: None,
+        target_kind: Some("component"),
         empty: "This component has no subcomponents.",
+        always: false,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "api-providers",
         title: "Providers",
         kinds: &["api"],
         relation: "apiProvidedBy",
-        target_kind: None,
+        target_kind: Some("component"),
         empty: "No component provides this API.",
+        always: true,
+        columns: ENTITY_COLUMNS,
     },
     CardSpec {
         id: "api-consumers",
         title: "Consumers",
         kinds: &["api"],
         relation: "apiConsumedBy",
-        target_kind: None,
+        target_kind: Some("component"),
         empty: "No component consumes this API.",
+        always: true,
+        columns: ENTITY_COLUMNS,
     },
 ];
 
@@ -224,63 +264,89 @@ fn text_cell(value: Option<&str>) -> Markup {
     }
 }
 
-/// A table of entities: name, kind, type, lifecycle and description.
-fn entity_table(ctx: &PageContext, caption: &str, rows: &[Value], missing: &[&str]) -> Markup {
+/// A column of an entity table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Name,
+    Kind,
+    Type,
+    Lifecycle,
+    /// The description, or a person's email.
+    Description,
+    /// A person's or group's email, as a mail link.
+    Email,
+}
+
+impl Col {
+    fn label(self) -> &'static str {
+        match self {
+            Col::Name => "Name",
+            Col::Kind => "Kind",
+            Col::Type => "Type",
+            Col::Lifecycle => "Lifecycle",
+            Col::Description => "Description",
+            Col::Email => "Email",
+        }
+    }
+
+    fn cell(self, entity: &Value) -> Markup {
+        match self {
+            Col::Name => name_cell(entity),
+            Col::Kind => text_cell(entity.get("kind").and_then(Value::as_str)),
+            Col::Type => text_cell(str_at(entity, &["spec", "type"])),
+            Col::Lifecycle => text_cell(str_at(entity, &["spec", "lifecycle"])),
+            Col::Description => text_cell(
+                str_at(entity, &["metadata", "description"])
+                    .or_else(|| str_at(entity, &["spec", "profile", "email"])),
+            ),
+            Col::Email => match str_at(entity, &["spec", "profile", "email"]) {
+                Some(email) if is_safe_link(&format!("mailto:{email}")) => {
+                    html! { a href={ "mailto:" (email) } { (email) } }
+                }
+                other => text_cell(other),
+            },
+        }
+    }
+
+    /// The cell of a ref the catalog does not know.
+    fn missing_cell(self, target: &str) -> Markup {
+        match self {
+            Col::Name => link_with_title(target, None),
+            Col::Kind => text_cell(Some(kind_of_ref(target))),
+            Col::Description => html! { span class="muted" { "Not in the catalog" } },
+            Col::Type | Col::Lifecycle | Col::Email => text_cell(None),
+        }
+    }
+}
+
+/// A table of entities with `columns`.
+fn entity_table(
+    ctx: &PageContext,
+    caption: &str,
+    columns: &[Col],
+    rows: &[Value],
+    missing: &[&str],
+) -> Markup {
     let mut cells: Vec<Vec<Markup>> = rows
         .iter()
-        .map(|entity| {
-            vec![
-                name_cell(entity),
-                text_cell(entity.get("kind").and_then(Value::as_str)),
-                text_cell(str_at(entity, &["spec", "type"])),
-                text_cell(str_at(entity, &["spec", "lifecycle"])),
-                text_cell(
-                    str_at(entity, &["metadata", "description"])
-                        .or_else(|| str_at(entity, &["spec", "profile", "email"])),
-                ),
-            ]
-        })
+        .map(|entity| columns.iter().map(|c| c.cell(entity)).collect())
         .collect();
     // A ref the catalog does not know still shows, so that a dangling relation
     // is visible rather than silently dropped.
     for target in missing {
-        cells.push(vec![
-            link_with_title(target, None),
-            text_cell(Some(kind_of_ref(target))),
-            text_cell(None),
-            text_cell(None),
-            html! { span class="muted" { "Not in the catalog" } },
-        ]);
+        cells.push(columns.iter().map(|c| c.missing_cell(target)).collect());
     }
     Table {
         caption: caption.to_owned(),
-        columns: vec![
-            Column::new("Name"),
-            Column::new("Kind"),
-            Column::new("Type"),
-            Column::new("Lifecycle"),
-            Column::new("Description"),
-        ],
+        columns: columns.iter().map(|c| Column::new(c.label())).collect(),
         rows: cells,
     }
     .render(ctx, None)
 }
 
-#[async_trait]
-impl EntityCard for RelationCard {
-    fn id(&self) -> &str {
-        self.spec.id
-    }
-
-    fn applies_to(&self, entity: &Value) -> bool {
-        is_kind(entity, self.spec.kinds)
-    }
-
-    fn order(&self) -> i32 {
-        self.order
-    }
-
-    async fn render(&self, page: &PageContext, entity: &Value) -> Result<Markup, String> {
+impl RelationCard {
+    /// The distinct targets of the card's relation (of its target kind), sorted.
+    fn targets<'a>(&self, entity: &'a Value) -> Vec<&'a str> {
         let mut targets: Vec<&str> = relation_targets(entity, self.spec.relation)
             .into_iter()
             .filter(|t| {
@@ -291,6 +357,26 @@ impl EntityCard for RelationCard {
             .collect();
         targets.sort_unstable();
         targets.dedup();
+        targets
+    }
+}
+
+#[async_trait]
+impl EntityCard for RelationCard {
+    fn id(&self) -> &str {
+        self.spec.id
+    }
+
+    fn applies_to(&self, entity: &Value) -> bool {
+        is_kind(entity, self.spec.kinds) && (self.spec.always || !self.targets(entity).is_empty())
+    }
+
+    fn order(&self) -> i32 {
+        self.order
+    }
+
+    async fn render(&self, page: &PageContext, entity: &Value) -> Result<Markup, String> {
+        let mut targets = self.targets(entity);
         let total = targets.len();
         targets.truncate(MAX_CARD_ROWS);
         if targets.is_empty() {
@@ -319,7 +405,7 @@ impl EntityCard for RelationCard {
         Ok(card(
             self.spec.title,
             html! {
-                (entity_table(page, self.spec.title, &found, &missing))
+                (entity_table(page, self.spec.title, self.spec.columns, &found, &missing))
                 @if total > MAX_CARD_ROWS {
                     p class="muted" { "and " (total - MAX_CARD_ROWS) " more" }
                 }
@@ -392,7 +478,13 @@ impl EntityCard for OwnershipCard {
         Ok(card(
             "Owned entities",
             html! {
-                (entity_table(page, "Owned entities", &items, &[]))
+                (entity_table(
+                    page,
+                    "Owned entities",
+                    &[Col::Name, Col::Kind, Col::Type, Col::Lifecycle, Col::Description],
+                    &items,
+                    &[],
+                ))
                 @if more {
                     p class="muted" { "Showing the first " (MAX_CARD_ROWS) "." }
                 }
