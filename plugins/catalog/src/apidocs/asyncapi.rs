@@ -214,7 +214,7 @@ fn message_block(resolver: &Resolver<'_>, message: &Value) -> Markup {
             }
             @if let Some(payload) = resolved.get("payload") {
                 p class="muted" { "Payload " code { (resolver.type_label(payload_schema(payload))) } }
-                (resolver.schema(payload_schema(payload)))
+                (resolver.schema_after_label(payload_schema(payload)))
             }
         }
     }

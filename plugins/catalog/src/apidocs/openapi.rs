@@ -417,7 +417,7 @@ fn media_block(resolver: &Resolver<'_>, media: &str, schema: &Value) -> Markup {
                 @if !media.is_empty() { code { (media) } " " }
                 span class="muted" { (resolver.type_label(schema)) }
             }
-            (resolver.schema(schema))
+            (resolver.schema_after_label(schema))
         }
     }
 }

@@ -112,6 +112,14 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// A schema whose type label the caller has already shown.
+    pub(crate) fn schema_after_label(&self, schema: &'a Value) -> Markup {
+        let mut stack = Vec::new();
+        html! {
+            div class="api-schema" { (self.node(schema, &mut stack, 0, false)) }
+        }
+    }
+
     /// A one-line type label of a schema: `string (date-time)`, `array of Pet`,
     /// `Pet`, `object`.
     pub(crate) fn type_label(&self, schema: &'a Value) -> String {
@@ -199,7 +207,9 @@ impl<'a> Resolver<'a> {
             return match self.pointer(reference) {
                 Some(target) => {
                     stack.push(reference);
-                    let inner = self.node(target, stack, depth + 1, show_type);
+                    // The label shown so far was the ref's name; the target's own
+                    // type is news.
+                    let inner = self.node(target, stack, depth + 1, true);
                     stack.pop();
                     html! {
                         div class="api-schema-named" {
