@@ -465,7 +465,11 @@ async fn catalog_page(State(state): State<ListState>, ctx: PageContext) -> Respo
             },
         )
     } else {
-        let columns = columns::for_kind(&query.kind, &page.items);
+        let columns = columns::for_kind(
+            &query.kind,
+            &page.items,
+            query.filters.iter().any(|(field, _)| *field == "spec.type"),
+        );
         let table = Table {
             caption: format!("{kind_label} entities"),
             columns: columns.iter().map(|c| c.header()).collect(),

@@ -261,6 +261,10 @@ async fn catalog_scenario(backend: &TestBackend) -> anyhow::Result<()> {
         let total = format!("of {}<", expected.len());
         assert!(body.contains(&total), "{query}: {body}");
     }
+    // Filtered by type, the table leaves the type column out, as Backstage does.
+    let services = page(backend, "/catalog?type=service").await?;
+    assert!(!table_head(&services).contains(">Type"));
+    assert!(table_head(&services).contains(">Lifecycle"));
     let filtered = page(backend, "/catalog?owner=team-b").await?;
     assert!(filtered.contains(r#"<option value="group:default/team-b" selected>"#));
 

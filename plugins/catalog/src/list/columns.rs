@@ -54,8 +54,9 @@ pub(crate) fn sort_field(key: &str) -> Option<&'static str> {
 /// columns: users show only name, description and tags; systems and domains
 /// add the owner; groups and templates the type; locations type and targets;
 /// every other kind system, owner, type and lifecycle (and the namespace when
-/// the page has entities outside `default`).
-pub(crate) fn for_kind(kind: &str, items: &[Value]) -> Vec<CatalogColumn> {
+/// the page has entities outside `default`). The type column is left out
+/// while the table is filtered by type, since every row would repeat it.
+pub(crate) fn for_kind(kind: &str, items: &[Value], type_filtered: bool) -> Vec<CatalogColumn> {
     use CatalogColumn::*;
     let middle: Vec<CatalogColumn> = match kind {
         "user" => vec![],
@@ -76,7 +77,11 @@ pub(crate) fn for_kind(kind: &str, items: &[Value]) -> Vec<CatalogColumn> {
         }
     };
     let mut columns = vec![Name];
-    columns.extend(middle);
+    columns.extend(
+        middle
+            .into_iter()
+            .filter(|c| !(type_filtered && *c == Type)),
+    );
     columns.extend([Description, Tags]);
     columns
 }
