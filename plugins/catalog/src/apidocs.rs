@@ -298,6 +298,8 @@ async fn api_docs_page(State(state): State<ApiDocsState>, ctx: PageContext) -> R
             header class="page-header" {
                 h1 { "APIs" }
                 p class="subtitle" { "The APIs in the catalog: their types, owners and definitions." }
+                // Backstage's API explorer offers the same shortcut to registration.
+                p { a class="button secondary" href="/catalog-import" { "Register existing API" } }
             }
         }),
     )

@@ -566,6 +566,7 @@ async fn table_checks(portal: &Portal, name: &str) -> anyhow::Result<()> {
         assert!(body.contains(&format!(r#"<label for="filter-{filter}">"#)));
     }
     assert!(body.contains(r#"<label for="api-search">"#));
+    assert!(body.contains(r#"href="/catalog-import">Register existing API</a>"#));
     // The `<script>` title is text.
     assert!(!body.contains("<script>alert(1)"), "{name}: escaped title");
     assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 pub(crate) const MAX_SCHEMA_DEPTH: usize = 10;
 /// How many schema nodes one definition may draw in total, so that a large
 /// or cross-referencing definition cannot produce an unbounded page.
-pub(crate) const MAX_SCHEMA_NODES: usize = 4000;
+pub(crate) const MAX_SCHEMA_NODES: usize = 10_000;
 /// How many `$ref` hops one lookup follows before giving up (a ref pointing
 /// at a ref pointing at a ref ...).
 const MAX_REF_HOPS: usize = 16;
