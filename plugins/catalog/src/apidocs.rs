@@ -48,7 +48,7 @@ const MAX_CHOICES: usize = 300;
 pub(crate) const MAX_DEFINITION_BYTES: usize = 2 * 1024 * 1024;
 /// How deep a definition may nest before it is refused unparsed: the parsers
 /// and renderers recurse, so depth is bounded before either runs.
-const MAX_NESTING: usize = 64;
+const MAX_NESTING: usize = 100;
 
 /// The filters of the table: URL parameter, label, and the entity field.
 const FILTERS: [(&str, &str, &str); 4] = [
