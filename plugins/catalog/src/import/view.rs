@@ -19,9 +19,9 @@ fn steps(current: usize) -> Markup {
         ol class="import-steps" aria-label="Import steps" {
             @for (index, label) in STEPS.iter().enumerate() {
                 @if index == current {
-                    li aria-current="step" { strong { (index + 1) ". " (label) } }
+                    li aria-current="step" { strong { (label) } }
                 } @else {
-                    li class="muted" { (index + 1) ". " (label) }
+                    li class="muted" { (label) }
                 }
             }
         }
@@ -86,7 +86,7 @@ pub(crate) fn form_page(
     let body = html! {
         (steps(0))
         @if let Some(failure) = failure { (failure_state(failure)) }
-        (card("Register an existing component", html! {
+        (card("Catalog file or repository", html! {
             p {
                 "Enter the URL of a " code { "catalog-info.yaml" } " file to register its entities, "
                 "or the URL of a repository to look for one at its root. Nothing is added before you confirm."
@@ -205,9 +205,9 @@ pub(crate) fn done_page(ctx: &PageContext, locations: &[Registered], added: &[Ad
                 a href=(IMPORT_PATH) { "Register an existing component" }
             }))
         } @else {
-            div class="card" role="status" {
-                p { "Registered " (locations.len()) " "
-                    (if locations.len() == 1 { "location" } else { "locations" }) "." }
+            p role="status" {
+                "Registered " (locations.len()) " "
+                (if locations.len() == 1 { "location" } else { "locations" }) "."
             }
             (card("Locations", html! {
                 ul class="import-locations" {
