@@ -9,9 +9,13 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use async_trait::async_trait;
 use axum::Router;
+use greenroom_backend_plugin_api::{BackendFeature, BackendModule};
 use greenroom_backend_test_utils::backend::TestBackend;
 use greenroom_backend_test_utils::database::{TestDir, TestPostgres};
+use greenroom_web::{EntityCard, EntityTab, PageContext, WEB_EXTENSION_POINT};
+use maud::{Markup, html};
 use serde_json::{Value, json};
 
 const ROOT: &str = "\
@@ -165,6 +169,55 @@ spec:
 /// Location of the config entry, ten in all.yaml and one in fragile.yaml.
 const CONFIG_ENTITIES: u64 = 13;
 
+/// A tab another plugin adds to components.
+struct RunbookTab;
+
+#[async_trait]
+impl EntityTab for RunbookTab {
+    fn id(&self) -> &str {
+        "runbook"
+    }
+    fn title(&self) -> &str {
+        "Runbook"
+    }
+    fn applies_to(&self, entity: &Value) -> bool {
+        entity["kind"] == "Component"
+    }
+    async fn render(&self, _page: &PageContext, entity: &Value) -> Result<Markup, String> {
+        let name = entity["metadata"]["name"].as_str().unwrap_or_default();
+        Ok(html! { p id="runbook-tab" { "Runbook of " (name) } })
+    }
+}
+
+/// A card another plugin adds to every entity; it always fails.
+struct FailingCard;
+
+#[async_trait]
+impl EntityCard for FailingCard {
+    fn id(&self) -> &str {
+        "failing-card"
+    }
+    fn applies_to(&self, _entity: &Value) -> bool {
+        true
+    }
+    async fn render(&self, _page: &PageContext, _entity: &Value) -> Result<Markup, String> {
+        Err("the <b>card</b> broke".to_owned())
+    }
+}
+
+/// A module of the app plugin adding the tab and the card.
+fn extras() -> BackendFeature {
+    BackendModule::new("app", "entity-extras", |registrar| {
+        registrar.register_init(|env| async move {
+            let web = env.extension_point(&WEB_EXTENSION_POINT)?;
+            web.add_entity_tab(std::sync::Arc::new(RunbookTab));
+            web.add_entity_card(std::sync::Arc::new(FailingCard));
+            Ok(())
+        });
+    })
+    .into()
+}
+
 /// A loopback HTTP server serving one folder, standing in for a source host.
 struct SourceHost {
     base: String,
@@ -259,6 +312,7 @@ impl Portal {
                 greenroom_plugin_catalog_backend::catalog_service_factory().into(),
                 greenroom_web::plugin().into(),
                 greenroom_plugin_catalog::module().into(),
+                extras(),
             ],
         )
         .await?;
