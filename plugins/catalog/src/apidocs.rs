@@ -612,12 +612,21 @@ fn parse_document(text: &str) -> Result<Value, ParseFailure> {
             "the definition nests more than {MAX_NESTING} levels deep"
         )));
     }
-    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
-    if trimmed.starts_with('{') {
-        return serde_json::from_str(trimmed).map_err(|e| ParseFailure {
-            message: format!("invalid JSON: {e}"),
-            line: Some(e.line() as u64),
-            column: Some(e.column() as u64),
+    // Only the byte order mark is dropped, so that positions stay true.
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if body.trim_start().starts_with('{') {
+        return serde_json::from_str(body).map_err(|e| {
+            // serde_json's message ends with the position, given separately here.
+            let full = e.to_string();
+            let message = full
+                .rsplit_once(" at line ")
+                .map_or(full.as_str(), |(message, _)| message)
+                .to_owned();
+            ParseFailure {
+                message: format!("invalid JSON: {message}"),
+                line: Some(e.line() as u64),
+                column: Some(e.column() as u64),
+            }
         });
     }
     match greenroom_catalog_model::yaml::parse_value(text) {

@@ -997,8 +997,14 @@ async fn broken_hostile_and_odd_definitions_fall_back_safely() -> anyhow::Result
         json!("{\n  \"openapi\": \"3.0.0\",\n  \"info\": }\n"),
     )
     .await;
-    assert!(html.contains("Not valid OpenAPI: line 3, column"), "{html}");
+    assert!(
+        html.contains("Not valid OpenAPI: line 3, column 11: invalid JSON: expected value<"),
+        "{html}"
+    );
     assert!(html.contains(r#"<pre class="code">{"#));
+    // Leading blank lines count in the position.
+    let html = render_api(&tab, &registry, "openapi", json!("\n\n{\"openapi\": }")).await;
+    assert!(html.contains("line 3, column 13"), "{html}");
     // Broken YAML names its position too.
     let html = render_api(
         &tab,
