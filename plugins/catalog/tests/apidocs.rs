@@ -934,6 +934,29 @@ async fn renders_the_example_definitions_and_json_openapi() -> anyhow::Result<()
     let html = render_api(&tab, &registry, "openapi", json!(json_text)).await;
     check_petstore(&html);
 
+    // AsyncAPI 2: an operation with several messages (`oneOf`).
+    let one_of = r##"asyncapi: 2.0.0
+info: {title: Mixed, version: '1'}
+channels:
+  updates:
+    publish:
+      message:
+        oneOf:
+          - $ref: '#/components/messages/Created'
+          - name: Deleted
+            payload: {type: object, properties: {id: {type: string}}}
+components:
+  messages:
+    Created:
+      payload: {type: object, properties: {createdAt: {type: string, format: date-time}}}
+"##;
+    let html = render_api(&tab, &registry, "asyncapi", json!(one_of)).await;
+    assert!(html.contains("<code>Created</code>"), "{html}");
+    assert!(html.contains("<code>Deleted</code>"));
+    assert!(html.contains(
+        r#"<code class="api-prop-name">createdAt</code> <span class="api-prop-type">string (date-time)</span>"#
+    ));
+
     // AsyncAPI 3: channels with addresses, send/receive operations, messages.
     let v3 = r##"asyncapi: 3.0.0
 info:
