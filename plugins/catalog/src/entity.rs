@@ -469,3 +469,44 @@ pub(crate) fn link_with_title(entity_ref: &str, title: Option<&str>) -> Markup {
         None => entity_ref_link(entity_ref, kind),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn processing_errors_come_from_error_items_of_either_type() {
+        let entity = json!({"status": {"items": [
+            {"type": "backstage.io/catalog-processing", "level": "error", "message": "InputError: bad",
+             "error": {"name": "InputError", "message": "bad <tag>"}},
+            {"type": "backstage.catalog/errors", "level": "error", "message": "only a message"},
+            {"type": "backstage.io/catalog-processing", "level": "warning", "message": "ignored"},
+            {"type": "other/type", "level": "error", "message": "ignored too"},
+        ]}});
+        assert_eq!(
+            processing_errors(&entity),
+            [
+                ("InputError".to_owned(), "bad <tag>".to_owned()),
+                ("Error".to_owned(), "only a message".to_owned()),
+            ]
+        );
+        let banner = error_banner(&entity).into_string();
+        assert!(banner.contains("bad &lt;tag&gt;"), "{banner}");
+        assert!(error_banner(&json!({})).into_string().is_empty());
+    }
+
+    #[test]
+    fn refs_and_titles_read_like_backstage() {
+        let entity = json!({"kind": "Component", "metadata": {"name": "Web", "namespace": "Prod", "title": " "}});
+        assert_eq!(ref_of(&entity), "component:prod/Web");
+        assert_eq!(
+            title_of(&entity),
+            "Web",
+            "a blank title falls back to the name"
+        );
+        assert_eq!(truncate("abcdef", 3), "abc…");
+        assert_eq!(truncate("abc", 3), "abc");
+    }
+}

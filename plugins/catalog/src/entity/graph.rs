@@ -208,7 +208,10 @@ impl EntityCard for GraphCard {
             html! {
                 div class="graph-wrap" { (svg) }
                 @if more > 0 {
-                    p class="muted graph-more" { "and " (more) " more" }
+                    p class="muted graph-more" {
+                        "and " (more) " more; "
+                        a href={ (super::entity_value_path(entity)) "/inspect" } { "see every relation in Inspect" }
+                    }
                 }
             },
         ))
