@@ -33,6 +33,8 @@ const MAX_SEGMENT_BYTES: usize = 256;
 const MAX_FORM_BYTES: usize = 4 * 1024;
 /// The most processing errors listed in the banner.
 const MAX_BANNER_ERRORS: usize = 20;
+/// The most owners named in the header.
+const MAX_HEADER_OWNERS: usize = 5;
 /// The longest error message shown in the banner, in characters.
 const MAX_ERROR_CHARS: usize = 2_000;
 
@@ -261,7 +263,8 @@ fn error_banner(entity: &Value) -> Markup {
 /// and the unregister action.
 fn header(entity: &Value) -> Markup {
     let (kind, _, _) = entity_triplet(entity);
-    let owners = relation_targets(entity, "ownedBy");
+    let mut owners = relation_targets(entity, "ownedBy");
+    owners.truncate(MAX_HEADER_OWNERS);
     let spec_owner = str_at(entity, &["spec", "owner"]);
     let lifecycle = str_at(entity, &["spec", "lifecycle"]);
     let entity_type = str_at(entity, &["spec", "type"]);

@@ -521,6 +521,12 @@ async fn header_about_and_links(portal: &Portal) -> anyhow::Result<()> {
         .ok_page("/catalog/default/component/auth-svc")
         .await?;
     assert!(card(&dependents, "Dependents")?.contains(r#"href="/catalog/default/component/web""#));
+    assert!(
+        card(&dependents, "About")?.contains(
+            r#"<dt>Owner</dt><dd><a href="/catalog/default/user/jdoe">user:jdoe</a></dd>"#
+        ),
+        "a user owner links to the user"
+    );
 
     // Lookups ignore case; the 404 page names what is missing.
     let shouting = portal.ok_page("/catalog/DEFAULT/Component/WEB").await?;

@@ -51,22 +51,33 @@ pub(crate) fn edit_url(entity: &Value) -> Option<&str> {
     annotation(entity, EDIT_URL).filter(|u| is_safe_link(u))
 }
 
-/// Links to the targets of relation `relation` whose kind is `kind`, else to
-/// the refs written in `spec.<field>` (before the catalog has stitched).
-fn related(entity: &Value, relation: &str, kind: &str, field: &str) -> Option<Markup> {
+/// The most targets linked in one About field.
+const MAX_FIELD_LINKS: usize = 10;
+
+/// Links to the targets of relation `relation` (only those of kind
+/// `only_kind` when given), else to the ref written in `spec.<field>` (before
+/// the catalog has stitched); short refs default to kind `default_kind`.
+fn related(
+    entity: &Value,
+    relation: &str,
+    only_kind: Option<&str>,
+    default_kind: &str,
+    field: &str,
+) -> Option<Markup> {
     let targets: Vec<&str> = relation_targets(entity, relation)
         .into_iter()
-        .filter(|t| super::kind_of_ref(t).eq_ignore_ascii_case(kind))
+        .filter(|t| only_kind.is_none_or(|k| super::kind_of_ref(t).eq_ignore_ascii_case(k)))
+        .take(MAX_FIELD_LINKS)
         .collect();
     if !targets.is_empty() {
         return Some(html! {
             @for (i, target) in targets.iter().enumerate() {
                 @if i > 0 { ", " }
-                (entity_ref_link(target, kind))
+                (entity_ref_link(target, default_kind))
             }
         });
     }
-    str_at(entity, &["spec", field]).map(|r| entity_ref_link(r, kind))
+    str_at(entity, &["spec", field]).map(|r| entity_ref_link(r, default_kind))
 }
 
 struct AboutCard;
@@ -91,10 +102,10 @@ impl EntityCard for AboutCard {
 
     async fn render(&self, _page: &PageContext, entity: &Value) -> Result<Markup, String> {
         let description = str_at(entity, &["metadata", "description"]).filter(|d| !d.is_empty());
-        let owner = related(entity, "ownedBy", "group", "owner");
-        let system = related(entity, "partOf", "system", "system");
-        let domain = related(entity, "partOf", "domain", "domain");
-        let parent = related(entity, "childOf", "group", "parent");
+        let owner = related(entity, "ownedBy", None, "group", "owner");
+        let system = related(entity, "partOf", Some("system"), "system", "system");
+        let domain = related(entity, "partOf", Some("domain"), "domain", "domain");
+        let parent = related(entity, "childOf", Some("group"), "group", "parent");
         let entity_type = str_at(entity, &["spec", "type"]);
         let lifecycle = str_at(entity, &["spec", "lifecycle"]);
         let kind = entity
