@@ -727,6 +727,8 @@ fn check_petstore(html: &str) {
     assert!(html.contains(r#"<span class="api-method api-method-delete">DELETE</span> <code class="api-path">/pets/{petId}</code>"#));
     assert!(html.contains("List all pets"));
     assert!(html.contains(r#"id="op-listPets""#));
+    assert!(html.contains(r##"<a href="#op-listPets"><span class="api-method api-method-get">GET</span> <code>/pets</code></a>"##));
+    assert!(html.contains(r##"<a href="#op-deletePet">"##));
     assert!(html.contains("deprecated"));
     // Parameters: inline, `$ref`ed and path-level (merged into each operation).
     assert!(html.contains("<td><code>limit</code></td><td>query</td><td>no</td><td><code>integer (int32)</code></td><td>How many items to return at one time</td>"), "{html}");
@@ -761,6 +763,12 @@ fn check_petstore(html: &str) {
 fn check_swagger(html: &str) {
     assert!(html.contains("Legacy Inventory"), "{html}");
     assert!(html.contains("Swagger 2.0"));
+    // An operation without an id gets one from its method and path.
+    assert!(
+        html.contains(r##"<a href="#op-put--items--itemId-">"##),
+        "{html}"
+    );
+    assert!(html.contains(r#"id="op-put--items--itemId-""#));
     assert!(html.contains("<code>https://inventory.example.com/v1</code>"));
     assert!(html.contains(r#"<span class="api-method api-method-put">PUT</span> <code class="api-path">/items/{itemId}</code>"#));
     assert!(html.contains(

@@ -122,6 +122,24 @@ pub(crate) fn render(doc: &Value) -> Result<Markup, String> {
             }
             @if operations.is_empty() {
                 p class="muted" { "This definition has no operations." }
+            } @else {
+                // An index of in-page links, so that a long definition can be
+                // crossed by keyboard without scrolling through every schema.
+                nav class="api-index" aria-label="Operations" {
+                    h3 { "Operations" }
+                    ul {
+                        @for (_, _, ops) in &groups {
+                            @for operation in ops {
+                                li {
+                                    a href={ "#" (operation_id(operation)) } {
+                                        span class={ "api-method api-method-" (operation.method) } { (operation.method.to_ascii_uppercase()) }
+                                        " " code { (operation.path) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
             @for (tag, description, ops) in &groups {
                 @if !ops.is_empty() {
