@@ -73,8 +73,37 @@ pub(crate) fn neighbours(entity: &Value) -> (Vec<Neighbour>, usize) {
         .collect();
     all.sort_by(|a, b| (&a.types, &a.target).cmp(&(&b.types, &b.target)));
     let total = all.len();
-    all.truncate(MAX_NEIGHBOURS);
-    (all, total)
+    if total <= MAX_NEIGHBOURS {
+        return (all, total);
+    }
+    // Too many to draw: take the groups of one relation type in turns, so that
+    // a rare relation (the owner among a thousand parts) is still drawn.
+    let mut groups: Vec<std::collections::VecDeque<Neighbour>> = Vec::new();
+    for neighbour in all {
+        match groups.last_mut() {
+            Some(group) if group.front().is_some_and(|n| n.types == neighbour.types) => {
+                group.push_back(neighbour);
+            }
+            _ => groups.push(std::collections::VecDeque::from([neighbour])),
+        }
+    }
+    let mut picked = Vec::with_capacity(MAX_NEIGHBOURS);
+    while picked.len() < MAX_NEIGHBOURS {
+        let before = picked.len();
+        for group in &mut groups {
+            if picked.len() == MAX_NEIGHBOURS {
+                break;
+            }
+            if let Some(neighbour) = group.pop_front() {
+                picked.push(neighbour);
+            }
+        }
+        if picked.len() == before {
+            break;
+        }
+    }
+    picked.sort_by(|a, b| (&a.types, &a.target).cmp(&(&b.types, &b.target)));
+    (picked, total)
 }
 
 /// A node's position: the left edge and vertical centre of its box.
@@ -134,14 +163,17 @@ pub(crate) fn render_graph(entity: &Value) -> (Markup, usize) {
             aria-label={ "Relations of " (title) }
             viewBox={ "0 0 " (WIDTH) " " (height) } width=(WIDTH) height=(height) {
             @for (neighbour, slot) in shown.iter().zip(&slots) {
-                @let (x1, x2) = if slot.left { (slot.x + NODE_WIDTH, centre.x) } else { (centre.x + NODE_WIDTH, slot.x) };
+                // Each edge runs from the neighbour's inner side to the
+                // entity's facing side; its label sits next to the neighbour.
+                @let node_side = if slot.left { slot.x + NODE_WIDTH } else { slot.x };
+                @let centre_side = if slot.left { centre.x } else { centre.x + NODE_WIDTH };
                 @let label = truncate(&neighbour.types.join(", "), EDGE_LABEL_CHARS);
                 g class="edge-group" {
-                    line class="edge" x1=(x1) y1=(slot.cy) x2=(x2) y2=(centre.cy) {}
+                    line class="edge" x1=(node_side) y1=(slot.cy) x2=(centre_side) y2=(centre.cy) {}
                     @if slot.left {
-                        text class="edge-label" x=(x1 + 6) y=(slot.cy - 6) text-anchor="start" { (label) }
+                        text class="edge-label" x=(node_side + 6) y=(slot.cy - 6) text-anchor="start" { (label) }
                     } @else {
-                        text class="edge-label" x=(x2 - 6) y=(slot.cy - 6) text-anchor="end" { (label) }
+                        text class="edge-label" x=(node_side - 6) y=(slot.cy - 6) text-anchor="end" { (label) }
                     }
                 }
             }
@@ -260,6 +292,45 @@ mod tests {
         assert!(svg.contains(r#"<a href="/catalog/default/component/c00""#));
         assert!(!svg.contains("c40"), "the 41st neighbour is left out");
         assert_eq!(svg, render_graph(&entity).0.into_string(), "deterministic");
+    }
+
+    #[test]
+    fn a_rare_relation_is_drawn_among_many_common_ones() {
+        let mut relations: Vec<Value> = (0..100)
+            .map(|i| json!({"type": "hasPart", "targetRef": format!("component:default/c{i:03}")}))
+            .collect();
+        relations.push(json!({"type": "ownedBy", "targetRef": "group:default/team-a"}));
+        let entity = json!({"kind": "System", "metadata": {"name": "big"}, "relations": relations});
+        let (shown, total) = neighbours(&entity);
+        assert_eq!((shown.len(), total), (MAX_NEIGHBOURS, 101));
+        assert!(shown.iter().any(|n| n.target == "group:default/team-a"));
+        assert_eq!(shown[0].target, "component:default/c000");
+    }
+
+    #[test]
+    fn edges_join_the_facing_sides_of_the_boxes() {
+        let entity = json!({"kind": "Component", "metadata": {"name": "web"}, "relations": [
+            {"type": "dependsOn", "targetRef": "component:default/a"},
+            {"type": "ownedBy", "targetRef": "group:default/b"},
+        ]});
+        let svg = render_graph(&entity).0.into_string();
+        let (slots, centre, _) = layout(2);
+        let left = format!(
+            r#"x1="{}" y1="{}" x2="{}" y2="{}""#,
+            slots[0].x + NODE_WIDTH,
+            slots[0].cy,
+            centre.x,
+            centre.cy
+        );
+        let right = format!(
+            r#"x1="{}" y1="{}" x2="{}" y2="{}""#,
+            slots[1].x,
+            slots[1].cy,
+            centre.x + NODE_WIDTH,
+            centre.cy
+        );
+        assert!(svg.contains(&left), "{svg}");
+        assert!(svg.contains(&right), "{svg}");
     }
 
     #[test]
