@@ -115,7 +115,7 @@ pub fn query_entities_initial_path(request: &QueryEntitiesInitialRequest) -> Str
     }
     if let Some(filter) = &request.filter {
         for value in filter_values(filter) {
-            params.push(format!("filter={}", encode_component(&value)));
+            params.push(format!("filter={value}"));
         }
     }
     if let Some(full_text) = &request.full_text_filter {

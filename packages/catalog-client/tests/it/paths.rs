@@ -122,7 +122,21 @@ fn by_query_paths() {
     check(
         "C06 first request",
         query_entities_initial_path(&first),
-        "/entities/by-query?fields=metadata.name&limit=2&offset=1&orderField=metadata.name%2Cdesc&filter=kind%3Dcomponent&filter=kind%3Dapi&fullTextFilterTerm=Pay&fullTextFilterFields=metadata.name,spec.owner&totalItems=exclude",
+        "/entities/by-query?fields=metadata.name&limit=2&offset=1&orderField=metadata.name%2Cdesc&filter=kind=component&filter=kind=api&fullTextFilterTerm=Pay&fullTextFilterFields=metadata.name,spec.owner&totalItems=exclude",
+    );
+    // A ref value is encoded once, as in the plain entity list: the server
+    // decodes the parameter once before splitting it.
+    let by_owner = QueryEntitiesInitialRequest {
+        filter: Some(vec![set(&[(
+            "relations.ownedBy",
+            any(&["group:default/team-b"]),
+        )])]),
+        ..Default::default()
+    };
+    check(
+        "C06b ref value encoded once",
+        query_entities_initial_path(&by_owner),
+        "/entities/by-query?filter=relations.ownedBy=group%3Adefault%2Fteam-b",
     );
     let blank = QueryEntitiesInitialRequest {
         full_text_filter: Some(FullTextFilter {
