@@ -285,6 +285,7 @@ async fn portal_flows_in_headless_chromium() -> anyhow::Result<()> {
         data.sqlite_database_config(),
         &examples.join("catalog-info.yaml").canonicalize()?,
         &source.host,
+        Vec::new(),
     )
     .await?;
     let http = reqwest::Client::new();

@@ -5,8 +5,18 @@
 #[path = "import_support/harness.rs"]
 mod harness;
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use greenroom_backend_plugin_api::{BackendError, BackendFeature, BackendModule};
 use greenroom_backend_test_utils::backend::TestBackend;
 use greenroom_backend_test_utils::database::{TestDir, TestPostgres};
+use greenroom_catalog_client::{
+    AnalyzeLocationExistingEntity, AnalyzeLocationResponse, LocationSpec,
+};
+use greenroom_plugin_catalog_node::{
+    AnalyzeRequest, CATALOG_ANALYSIS_EXTENSION_POINT, ScmLocationAnalyzer,
+};
 use harness::{SourceHost, entity, eventually, serve_dir, start_portal, wait_for_count};
 use serde_json::{Value, json};
 
@@ -80,6 +90,77 @@ spec:
   owner: team-a
 ";
 
+/// A repository's catalog file, served at `repos/good-repo/catalog-info.yaml`.
+const REPO_FILE: &str = "\
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: pilot-roster
+spec:
+  type: service
+  lifecycle: production
+  owner: team-a
+";
+
+/// A source-host analyzer, as an SCM module would add one: for repositories
+/// under `<source>/repos/` it reports the catalog file at the root and its
+/// entity (`good-repo`), an entity that does not validate (`bad-repo`), or
+/// nothing (any other), which leaves the answer to the default analyzer.
+struct LoopbackScm {
+    prefix: String,
+}
+
+#[async_trait]
+impl ScmLocationAnalyzer for LoopbackScm {
+    fn name(&self) -> &str {
+        "loopback-scm"
+    }
+
+    fn supports(&self, url: &str) -> bool {
+        url.starts_with(&self.prefix)
+    }
+
+    async fn analyze(
+        &self,
+        request: &AnalyzeRequest,
+    ) -> Result<AnalyzeLocationResponse, BackendError> {
+        let repo = request.url.trim_end_matches('/');
+        let name = match repo.rsplit('/').next() {
+            Some("good-repo") => "pilot-roster",
+            Some("bad-repo") => "Not A Valid Name!",
+            _ => return Ok(AnalyzeLocationResponse::default()),
+        };
+        Ok(AnalyzeLocationResponse {
+            existing_entity_files: vec![AnalyzeLocationExistingEntity {
+                location: LocationSpec {
+                    location_type: "url".to_owned(),
+                    target: format!("{repo}/catalog-info.yaml"),
+                },
+                is_registered: false,
+                entity: json!({
+                    "apiVersion": "backstage.io/v1alpha1",
+                    "kind": "Component",
+                    "metadata": { "name": name },
+                    "spec": { "type": "service", "lifecycle": "production", "owner": "team-a" },
+                }),
+            }],
+            generate_entities: Vec::new(),
+        })
+    }
+}
+
+fn analyzer_module(prefix: String) -> BackendFeature {
+    BackendModule::new("catalog", "loopback-scm", move |registrar| {
+        let prefix = prefix.clone();
+        registrar.register_init(move |env| async move {
+            let analysis = env.extension_point(&CATALOG_ANALYSIS_EXTENSION_POINT)?;
+            analysis.add_location_analyzer(Arc::new(LoopbackScm { prefix }));
+            Ok(())
+        });
+    })
+    .into()
+}
+
 struct Env {
     backend: TestBackend,
     source: SourceHost,
@@ -99,11 +180,17 @@ async fn start(database: Value) -> anyhow::Result<Env> {
     // analyze finds nothing at the repository root, the dry run does.
     std::fs::create_dir_all(files.path().join("org"))?;
     std::fs::write(files.path().join("org/tide-tables"), FOLDER_FILE)?;
+    std::fs::create_dir_all(files.path().join("repos/good-repo"))?;
+    std::fs::write(
+        files.path().join("repos/good-repo/catalog-info.yaml"),
+        REPO_FILE,
+    )?;
     let source = serve_dir(files.path().to_path_buf()).await?;
     let backend = start_portal(
         database,
         &catalog.path().join("catalog-info.yaml"),
         &source.host,
+        vec![analyzer_module(source.url("repos/"))],
     )
     .await?;
     let http = reqwest::Client::builder()
@@ -301,6 +388,33 @@ async fn import_flow(database: Value, name: &str) -> anyhow::Result<()> {
     })
     .await?;
 
+    // A repository URL: analyze (here through a source-host analyzer) finds
+    // the catalog file at its root; the file's location is what is registered.
+    let repo_url = env.source.url("repos/good-repo");
+    let (status, preview) = env.analyze(&repo_url).await?;
+    assert_eq!(status, 200, "{name}: {preview}");
+    assert!(
+        preview.contains("The repository has catalog files"),
+        "{preview}"
+    );
+    assert!(preview.contains("<td>pilot-roster</td>"), "{preview}");
+    let repo_file = format!("{repo_url}/catalog-info.yaml");
+    assert!(preview.contains(&format!(r#"name="target" value="{repo_file}""#)));
+    let done = env.register_from(&preview).await?;
+    let (_, result) = env.get(&done).await?;
+    assert!(
+        result.contains(&format!("<code>{repo_file}</code>")),
+        "{result}"
+    );
+    assert!(result.contains(r#"href="/catalog/default/component/pilot-roster""#));
+    eventually("the repository's component is ingested", || async {
+        matches!(
+            entity(&env.http, &env.backend, "component/default/pilot-roster").await,
+            Ok(Some(_))
+        )
+    })
+    .await?;
+
     env.backend.stop().await;
     Ok(())
 }
@@ -367,6 +481,13 @@ async fn bad_urls_and_descriptors_show_clear_errors() -> anyhow::Result<()> {
     assert!(page.contains("&lt;b&gt;bad name&lt;/b&gt;"), "{page}");
     assert!(!page.contains("<b>bad name</b>"), "unescaped message");
     assert!(!page.contains(r#"action="/catalog-import/register""#));
+
+    // A repository whose catalog file holds an entity that does not validate:
+    // the catalog's validation messages, before anything is registered.
+    let (status, page) = env.analyze(&env.source.url("repos/bad-repo")).await?;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("The descriptor is not valid"), "{page}");
+    assert!(page.contains("Not A Valid Name!"), "{page}");
 
     // A missing file on an allowed host.
     let (status, page) = env.analyze(&env.source.url("missing.yaml")).await?;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use axum::Router;
+use greenroom_backend_plugin_api::BackendFeature;
 use greenroom_backend_test_utils::backend::TestBackend;
 use serde_json::{Value, json};
 
@@ -82,6 +83,7 @@ pub(crate) async fn start_portal(
     database: Value,
     root: &Path,
     allow: &str,
+    extra: Vec<BackendFeature>,
 ) -> anyhow::Result<TestBackend> {
     let config = json!({
         "backend": {
@@ -93,16 +95,14 @@ pub(crate) async fn start_portal(
             "locations": [{ "type": "file", "target": root.display().to_string() }],
         },
     });
-    Ok(TestBackend::start(
-        config,
-        vec![
-            greenroom_plugin_catalog_backend::plugin().into(),
-            greenroom_plugin_catalog_backend::catalog_service_factory().into(),
-            greenroom_web::plugin().into(),
-            greenroom_plugin_catalog::module().into(),
-        ],
-    )
-    .await?)
+    let mut features: Vec<BackendFeature> = vec![
+        greenroom_plugin_catalog_backend::plugin().into(),
+        greenroom_plugin_catalog_backend::catalog_service_factory().into(),
+        greenroom_web::plugin().into(),
+        greenroom_plugin_catalog::module().into(),
+    ];
+    features.extend(extra);
+    Ok(TestBackend::start(config, features).await?)
 }
 
 /// Polls `check` until it holds, failing after about a minute.
