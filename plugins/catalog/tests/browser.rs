@@ -356,12 +356,26 @@ async fn browse_filter_search_and_page(s: &Session) -> anyhow::Result<()> {
     search.send_keys("booking").await?;
     s.apply_filters().await?;
     assert!(s.location().await?.contains("q=booking"));
-    let found = s.first_column().await?;
-    assert!(!found.is_empty(), "nothing found for booking");
+    let mut rows = Vec::new();
+    for row in s
+        .client
+        .find_all(Locator::Css("table.data-table tbody tr"))
+        .await?
+    {
+        rows.push(row.text().await?.to_lowercase());
+    }
+    assert!(!rows.is_empty(), "nothing found for booking");
     assert!(
-        found.iter().all(|n| n.to_lowercase().contains("booking"))
-            || s.results_text().await?.to_lowercase().contains("booking"),
-        "{found:?}"
+        rows.iter().all(|row| row.contains("booking")),
+        "a row without the term: {rows:?}"
+    );
+    assert!(
+        rows.iter().any(|row| row.contains("booking service")),
+        "{rows:?}"
+    );
+    assert!(
+        !rows.iter().any(|row| row.contains("fare engine")),
+        "{rows:?}"
     );
 
     // Page forward: the next page shows other rows.
