@@ -216,6 +216,32 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
             "21–40 of ",
         ),
         (
+            "  API: entity-facets kind",
+            vec![format!("{base}/api/catalog/entity-facets?facet=kind")],
+            "facets",
+        ),
+        (
+            "  API: entity-facets x5 for kind=component",
+            vec![format!(
+                "{base}/api/catalog/entity-facets?facet=spec.type&facet=relations.ownedBy&facet=spec.lifecycle&facet=metadata.tags&facet=metadata.namespace&filter=kind=component"
+            )],
+            "facets",
+        ),
+        (
+            "  API: by-query kind=component by name, 20",
+            vec![format!(
+                "{base}/api/catalog/entities/by-query?filter=kind=component&limit=20&orderField=metadata.name,asc&fields=kind,metadata,spec.type,spec.owner,spec.system,spec.lifecycle,relations"
+            )],
+            "totalItems",
+        ),
+        (
+            "  API: by-query kind=component unordered, 20",
+            vec![format!(
+                "{base}/api/catalog/entities/by-query?filter=kind=component&limit=20"
+            )],
+            "totalItems",
+        ),
+        (
             "/catalog/default/component/N",
             (0..20)
                 .map(|i| {
