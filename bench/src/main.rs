@@ -21,6 +21,10 @@ use greenroom_catalog_model::placeholder::{PlaceholderReader, ReadError, ReadTar
 use greenroom_catalog_model::validation::EntityValidator;
 use greenroom_catalog_model::yaml::parse_documents;
 
+/// The allocator `greenroom` uses, so that measured memory is the server's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "greenroom-bench", about = "Greenroom benchmarks")]
 struct Cli {
