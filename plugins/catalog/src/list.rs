@@ -40,12 +40,20 @@ const MAX_CHOICES: usize = 500;
 /// The kind shown when the URL names none, as in Backstage.
 const DEFAULT_KIND: &str = "component";
 
-/// The fields the full-text search looks in: what the table shows as text.
-pub(crate) const TEXT_FIELDS: [&str; 4] = [
+/// The fields the table's text search looks in: Backstage's catalog text
+/// filter searches these three.
+const TABLE_TEXT_FIELDS: [&str; 3] = [
     "metadata.name",
     "metadata.title",
-    "metadata.description",
     "spec.profile.displayName",
+];
+
+/// The fields the global search looks in: the table's, and descriptions.
+pub(crate) const SEARCH_TEXT_FIELDS: [&str; 4] = [
+    "metadata.name",
+    "metadata.title",
+    "spec.profile.displayName",
+    "metadata.description",
 ];
 
 /// The filters besides kind: URL parameter, label, and the entity field that
@@ -283,7 +291,7 @@ impl<'a> CatalogQuery<'a> {
             order_fields: order.map(|o| vec![o]),
             full_text_filter: self.term.map(|term| FullTextFilter {
                 term: term.to_owned(),
-                fields: Some(TEXT_FIELDS.iter().map(|f| (*f).to_owned()).collect()),
+                fields: Some(TABLE_TEXT_FIELDS.iter().map(|f| (*f).to_owned()).collect()),
             }),
             fields,
             ..Default::default()
@@ -392,7 +400,7 @@ fn filter_form(
             div class="filter" {
                 label for="filter-q" { "Search" }
                 input id="filter-q" type="search" name="q" value=(query.term.unwrap_or_default())
-                    maxlength=(MAX_TEXT_CHARS) placeholder="Name, title or description";
+                    maxlength=(MAX_TEXT_CHARS) placeholder="Name or title";
             }
             @for (param, label, field) in FILTERS {
                 (filter_select(ctx, param, label, facets.get(field).map(Vec::as_slice).unwrap_or_default()))

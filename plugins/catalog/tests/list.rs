@@ -252,7 +252,9 @@ async fn catalog_scenario(backend: &TestBackend) -> anyhow::Result<()> {
             vec!["alpha", "epsilon", "gamma"],
         ),
         ("namespace=default&tag=go", vec!["beta"]),
-        ("q=payments", vec!["zeta"]),
+        ("q=ZET", vec!["zeta"]),
+        // The table searches names and titles only, as Backstage's does.
+        ("q=payments", vec![]),
         ("q=ALPHA", vec!["alpha"]),
         ("q=%3Cscript", vec!["epsilon"]),
     ] {
@@ -359,6 +361,9 @@ async fn search_and_home_scenario(backend: &TestBackend, files: &TestDir) -> any
         body.contains(r#"value="pet""#),
         "the search box keeps the term"
     );
+    // The global search also looks in descriptions.
+    let payments = page(backend, "/search?q=payments").await?;
+    assert!(payments.contains(r#"href="/catalog/default/component/zeta""#));
     let teams = page(backend, "/search?q=team").await?;
     assert!(teams.contains(r#"href="/catalog/default/group/team-a""#));
     assert!(teams.contains(r#"href="/catalog/default/group/team-b""#));

@@ -15,7 +15,7 @@ use maud::html;
 use serde_json::Value;
 
 use super::{
-    BadInput, ListState, TEXT_FIELDS, catalog_failure, cursor_param, page_size, pager_for,
+    BadInput, ListState, SEARCH_TEXT_FIELDS, catalog_failure, cursor_param, page_size, pager_for,
     start_param, text_param,
 };
 
@@ -56,7 +56,7 @@ fn request(ctx: &PageContext) -> Result<Option<(QueryEntitiesRequest, u64)>, Bad
             }]),
             full_text_filter: Some(FullTextFilter {
                 term: term.to_owned(),
-                fields: Some(TEXT_FIELDS.iter().map(|f| (*f).to_owned()).collect()),
+                fields: Some(SEARCH_TEXT_FIELDS.iter().map(|f| (*f).to_owned()).collect()),
             }),
             fields,
             ..Default::default()
