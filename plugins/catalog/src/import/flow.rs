@@ -460,11 +460,16 @@ pub(crate) struct Added {
 pub(crate) async fn done(ctx: PageContext, State(catalog): Catalog) -> Response {
     let mut locations = Vec::new();
     for id in ctx.params("location").iter().take(MAX_TARGETS) {
-        let target = match catalog.get_location_by_id(id).await {
-            Ok(found) => found.map(|l| l.target),
-            Err(e) if e.name == ErrorName::NotFoundError => None,
-            Err(_) => None,
-        };
+        if id.len() > MAX_REF_CHARS {
+            continue;
+        }
+        // A location removed since (or an id that never was) still shows by id.
+        let target = catalog
+            .get_location_by_id(id)
+            .await
+            .ok()
+            .flatten()
+            .map(|l| l.target);
         locations.push(Registered {
             id: id.clone(),
             target,

@@ -28,6 +28,19 @@ fn steps(current: usize) -> Markup {
     }
 }
 
+/// The most messages an error state lists.
+const MAX_MESSAGES: usize = 50;
+/// The longest message shown, in characters.
+const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// `message` cut to [`MAX_MESSAGE_CHARS`] characters.
+fn bounded(message: &str) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((end, _)) => format!("{}…", &message[..end]),
+        None => message.to_owned(),
+    }
+}
+
 /// The error state for `failure`, with a title per kind of problem.
 fn failure_state(failure: &Failure) -> Markup {
     let (title, message) = match failure {
@@ -42,10 +55,13 @@ fn failure_state(failure: &Failure) -> Markup {
             "This location is already registered",
             format!("{message}\nIts entities are in the catalog already; refresh them from their pages."),
         ),
-        Failure::Invalid(messages) => (
-            "The descriptor is not valid",
-            messages.join("\n"),
-        ),
+        Failure::Invalid(messages) => {
+            let mut shown: Vec<String> = messages.iter().take(MAX_MESSAGES).map(|m| bounded(m)).collect();
+            if messages.len() > MAX_MESSAGES {
+                shown.push(format!("…and {} more", messages.len() - MAX_MESSAGES));
+            }
+            ("The descriptor is not valid", shown.join("\n"))
+        }
         Failure::Unreadable(message) => ("The location could not be read", message.clone()),
         Failure::NothingFound(_) => (
             "No catalog-info.yaml was found",
@@ -55,7 +71,7 @@ fn failure_state(failure: &Failure) -> Markup {
     };
     html! {
         div id="import-error" {
-            (greenroom_web::components::error_state(title, &message))
+            (greenroom_web::components::error_state(title, &bounded(&message)))
             @if let Failure::NothingFound(Some(entity)) = failure {
                 (suggestion(entity))
             }
