@@ -1,18 +1,19 @@
 //! Inverted postings: per search key, which entities have a row, and per lower-cased value
 //! which entities carry it (with the original spellings kept for facets).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
 /// A set of internal entity ids, stored without a bitmap while it holds a single id,
-/// because most values (uids, names, URLs) belong to exactly one entity.
+/// because most values (uids, names, URLs) belong to exactly one entity. The bitmap is
+/// boxed so that a posting takes 16 bytes instead of 32: there is one per distinct value.
 #[derive(Debug, Clone, Default)]
 pub(crate) enum Posting {
     #[default]
     Empty,
     One(u32),
-    Many(RoaringBitmap),
+    Many(Box<RoaringBitmap>),
 }
 
 impl Posting {
@@ -24,7 +25,7 @@ impl Posting {
                     let mut set = RoaringBitmap::new();
                     set.insert(*existing);
                     set.insert(id);
-                    *self = Posting::Many(set);
+                    *self = Posting::Many(Box::new(set));
                 }
             }
             Posting::Many(set) => {
@@ -81,7 +82,7 @@ impl Posting {
                 set.insert(*id);
                 set
             }
-            Posting::Many(set) => set.clone(),
+            Posting::Many(set) => RoaringBitmap::clone(set),
         }
     }
 
@@ -92,7 +93,7 @@ impl Posting {
             Posting::One(id) => {
                 target.insert(*id);
             }
-            Posting::Many(set) => *target |= set,
+            Posting::Many(set) => *target |= &**set,
         }
     }
 
@@ -107,7 +108,7 @@ impl Posting {
                 }
                 set
             }
-            Posting::Many(set) => set & other,
+            Posting::Many(set) => &**set & other,
         }
     }
 
@@ -201,7 +202,7 @@ pub(crate) struct KeyIndex {
     pub(crate) multi: Posting,
     /// The smallest and largest lower-cased value of each entity in `multi`: the values it
     /// sorts by, ascending and descending, without parsing the entity again.
-    pub(crate) multi_bounds: HashMap<u32, (Box<str>, Box<str>)>,
+    pub(crate) multi_bounds: BTreeMap<u32, (Box<str>, Box<str>)>,
     /// Lower-cased value → holders, sorted so that prefix scans and ordered walks are cheap.
     pub(crate) values: BTreeMap<Box<str>, ValueEntry>,
 }
@@ -273,7 +274,7 @@ impl KeyIndex {
             Posting::One(id) => {
                 set.remove(*id);
             }
-            Posting::Many(nulls) => set -= nulls,
+            Posting::Many(nulls) => set -= &**nulls,
         }
         set
     }
