@@ -64,7 +64,7 @@ enum Bench {
         /// Length of the load in seconds.
         #[arg(long, default_value_t = 600)]
         seconds: u64,
-        /// Seconds between refreshes of the root location.
+        /// Seconds between edits and refreshes of the soaked location.
         #[arg(long, default_value_t = 10)]
         refresh_every: u64,
     },

@@ -2,8 +2,8 @@
 //!
 //! A generated catalog is ingested as in the `catalog` benchmark; then, for the
 //! requested duration, 8 connections send a rotating mix of read requests while a
-//! separate task edits one entity's file and refreshes the root location every few
-//! seconds (re-reading every file and re-processing every entity). The process's
+//! separate task edits one entity in a file of 500 entities, registered as its own
+//! location, and refreshes that location every few seconds. The process's
 //! resident memory is sampled once a minute; the report gives it at the start of
 //! the load, at every sample, and at the end, with the growth in percent.
 
@@ -24,8 +24,6 @@ use greenroom_bench::{generate, load};
 
 /// Entities per generated file, as in the `catalog` benchmark.
 const PER_FILE: usize = 500;
-/// The root location's name; refreshing it re-reads every file.
-const ROOT: &str = "location:default/bench-root";
 
 pub(crate) struct Options {
     pub(crate) entities: usize,
@@ -49,7 +47,8 @@ pub(crate) fn rss_mib() -> f64 {
 }
 
 /// Writes the catalog's files and the root Location; returns the root file and the
-/// first part file (the one the edits go to).
+/// first part file. The root lists every part but the first, which is registered as a
+/// location of its own: that is the location the soak refreshes and edits.
 fn write_catalog(dir: &Path, entities: usize) -> anyhow::Result<(PathBuf, PathBuf)> {
     let docs = generate::generate_documents(entities, 42);
     let files = generate::into_files(&docs, PER_FILE);
@@ -57,7 +56,9 @@ fn write_catalog(dir: &Path, entities: usize) -> anyhow::Result<(PathBuf, PathBu
     for (i, text) in files.iter().enumerate() {
         let name = format!("part-{i:04}.yaml");
         std::fs::write(dir.join(&name), text)?;
-        listed.push_str(&format!("    - ./{name}\n"));
+        if i > 0 {
+            listed.push_str(&format!("    - ./{name}\n"));
+        }
     }
     let root = dir.join("catalog-info.yaml");
     std::fs::write(
@@ -126,8 +127,27 @@ struct RefreshLog {
     visible_after: Vec<Option<Duration>>,
 }
 
-/// Every `every`: rewrites the organisation group's title in `part`, refreshes the root
-/// location, and polls the group until the new title shows (or the next round is due).
+/// The ref of the Location entity generated for the registered location of `part`.
+async fn location_of(client: &reqwest::Client, base: &str, part: &Path) -> anyhow::Result<String> {
+    let body: Value = client
+        .get(format!("{base}/api/catalog/entities?filter=kind=location"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let target = part.display().to_string();
+    body.as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["spec"]["target"].as_str() == Some(target.as_str()))
+        .and_then(|e| e["metadata"]["name"].as_str())
+        .map(|name| format!("location:default/{name}"))
+        .context("no Location entity for the refreshed part")
+}
+
+/// Every `every`: rewrites the organisation group's title in `part`, refreshes the
+/// part's location, and polls the group until the new title shows (or the next round
+/// is due).
 async fn refresher(
     base: String,
     part: PathBuf,
@@ -135,6 +155,7 @@ async fn refresher(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<RefreshLog> {
     let client = reqwest::Client::new();
+    let location = location_of(&client, &base, &part).await?;
     let original = std::fs::read_to_string(&part)?;
     let mut log = RefreshLog::default();
     let group = format!("{base}/api/catalog/entities/by-name/group/default/org");
@@ -149,7 +170,7 @@ async fn refresher(
         )?;
         let status = client
             .post(format!("{base}/api/catalog/refresh"))
-            .json(&json!({ "entityRef": ROOT }))
+            .json(&json!({ "entityRef": location }))
             .send()
             .await?
             .status();
@@ -191,11 +212,16 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         },
         "catalog": {
             "rules": [{ "allow": ["Component", "System", "API", "Resource", "Location", "Domain", "Group", "User", "Template"] }],
-            "locations": [{ "type": "file", "target": root.display().to_string() }],
+            "locations": [
+                { "type": "file", "target": root.display().to_string() },
+                { "type": "file", "target": part.display().to_string() },
+            ],
         },
     }))
     .context("bench config")?;
-    let expected = (options.entities + 2) as u64;
+    // The generated entities, the root Location and the two generated Locations of
+    // the configured locations.
+    let expected = (options.entities + 3) as u64;
 
     let started = Instant::now();
     let mut backend = Backend::new(Arc::new(config));
@@ -218,7 +244,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         Store::Postgres => "PostgreSQL",
     };
     say(&format!(
-        "catalog-soak: {} entities on {store}; {:.0} s of mixed reads on {} connections, root location refreshed every {:.0} s",
+        "catalog-soak: {} entities on {store}; {:.0} s of mixed reads on {} connections, a location of {PER_FILE} entities edited and refreshed every {:.0} s",
         options.entities,
         options.duration.as_secs_f64(),
         options.connections,
