@@ -104,8 +104,9 @@ spec:
 
 /// A source-host analyzer, as an SCM module would add one: for repositories
 /// under `<source>/repos/` it reports the catalog file at the root and its
-/// entity (`good-repo`), an entity that does not validate (`bad-repo`), or
-/// nothing (any other), which leaves the answer to the default analyzer.
+/// entity (`good-repo`), an entity that does not validate (`bad-repo`), a
+/// file registered already (`registered-repo`), or nothing (any other), which
+/// leaves the answer to the default analyzer.
 struct LoopbackScm {
     prefix: String,
 }
@@ -125,9 +126,10 @@ impl ScmLocationAnalyzer for LoopbackScm {
         request: &AnalyzeRequest,
     ) -> Result<AnalyzeLocationResponse, BackendError> {
         let repo = request.url.trim_end_matches('/');
-        let name = match repo.rsplit('/').next() {
-            Some("good-repo") => "pilot-roster",
-            Some("bad-repo") => "Not A Valid Name!",
+        let (name, is_registered) = match repo.rsplit('/').next() {
+            Some("good-repo") => ("pilot-roster", false),
+            Some("bad-repo") => ("Not A Valid Name!", false),
+            Some("registered-repo") => ("already-here", true),
             _ => return Ok(AnalyzeLocationResponse::default()),
         };
         Ok(AnalyzeLocationResponse {
@@ -136,7 +138,7 @@ impl ScmLocationAnalyzer for LoopbackScm {
                     location_type: "url".to_owned(),
                     target: format!("{repo}/catalog-info.yaml"),
                 },
-                is_registered: false,
+                is_registered,
                 entity: json!({
                     "apiVersion": "backstage.io/v1alpha1",
                     "kind": "Component",
@@ -488,6 +490,16 @@ async fn bad_urls_and_descriptors_show_clear_errors() -> anyhow::Result<()> {
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("The descriptor is not valid"), "{page}");
     assert!(page.contains("Not A Valid Name!"), "{page}");
+
+    // A repository whose catalog file is registered already.
+    let (status, page) = env
+        .analyze(&env.source.url("repos/registered-repo"))
+        .await?;
+    assert_eq!(status, 409, "{page}");
+    assert!(
+        page.contains("This location is already registered"),
+        "{page}"
+    );
 
     // A missing file on an allowed host.
     let (status, page) = env.analyze(&env.source.url("missing.yaml")).await?;
