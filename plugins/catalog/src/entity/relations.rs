@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use greenroom_catalog_client::{
     CatalogApi, EntityFilterSet, EntityOrder, FilterValue, GetEntitiesByRefsRequest,
-    GetEntitiesRequest, SortOrder,
+    QueryEntitiesInitialRequest, QueryEntitiesRequest, SortOrder, TotalItems,
 };
 use greenroom_web::components::{Column, Table, card, empty_state};
 use greenroom_web::{EntityCard, PageContext, WebExtension};
@@ -444,14 +444,12 @@ impl EntityCard for OwnershipCard {
             "relations.ownedBy".to_owned(),
             FilterValue::AnyOf(vec![ref_of(entity)]),
         );
-        // A plain list request: the by-query route would also count, but
-        // one more row than shown is enough to say that there are more.
-        let mut items = self
+        let answer = self
             .catalog
-            .get_entities(GetEntitiesRequest {
+            .query_entities(QueryEntitiesRequest::Initial(QueryEntitiesInitialRequest {
                 filter: Some(vec![set]),
-                fields: Some(row_fields()),
-                order: Some(vec![
+                limit: Some(MAX_CARD_ROWS as u64),
+                order_fields: Some(vec![
                     EntityOrder {
                         field: "kind".to_owned(),
                         order: SortOrder::Asc,
@@ -461,20 +459,21 @@ impl EntityCard for OwnershipCard {
                         order: SortOrder::Asc,
                     },
                 ]),
-                limit: Some(MAX_CARD_ROWS as u64 + 1),
-                ..GetEntitiesRequest::default()
-            })
+                fields: Some(row_fields()),
+                total_items: Some(TotalItems::Include),
+                ..QueryEntitiesInitialRequest::default()
+            }))
             .await
-            .map_err(|e| e.to_string())?
-            .items;
+            .map_err(|e| e.to_string())?;
+        let mut items = answer.items;
         if items.is_empty() {
             return Ok(card(
                 "Owned entities",
                 empty_state("This entity owns nothing in the catalog.", html! {}),
             ));
         }
-        let more = items.len() > MAX_CARD_ROWS;
         items.truncate(MAX_CARD_ROWS);
+        let total = usize::try_from(answer.total_items).unwrap_or(usize::MAX);
         Ok(card(
             "Owned entities",
             html! {
@@ -485,8 +484,8 @@ impl EntityCard for OwnershipCard {
                     &items,
                     &[],
                 ))
-                @if more {
-                    p class="muted" { "Showing the first " (MAX_CARD_ROWS) "." }
+                @if total > items.len() {
+                    p class="muted" { "Showing " (items.len()) " of " (total) "." }
                 }
             },
         ))
