@@ -91,7 +91,7 @@ impl HomeCard for RecentlyChanged {
                         @let kind = entity.get("kind").and_then(serde_json::Value::as_str).unwrap_or_default();
                         li {
                             (badge(kind)) " "
-                            a href=(entity_value_path(entity)) { (super::columns::display_name(entity, "")) }
+                            a href=(entity_value_path(entity)) { (super::columns::display_name(entity, kind)) }
                             " "
                             span class="muted" { (ago(change.changed_at_ms, now_ms)) }
                         }

@@ -113,7 +113,7 @@ pub(crate) async fn search_page(State(state): State<ListState>, ctx: PageContext
                     @let kind = entity.get("kind").and_then(Value::as_str).unwrap_or_default();
                     li class="search-result" {
                         (badge(kind)) " "
-                        a href=(entity_value_path(entity)) { (super::columns::display_name(entity, "")) }
+                        a href=(entity_value_path(entity)) { (super::columns::display_name(entity, kind)) }
                         @if let Some(description) = entity.pointer("/metadata/description").and_then(Value::as_str).filter(|d| !d.is_empty()) {
                             p class="muted" { (description) }
                         }
