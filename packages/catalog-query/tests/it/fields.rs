@@ -115,3 +115,51 @@ fn field_parse_errors_and_empties() {
         assert_eq!(err.message(), message, "{id}");
     }
 }
+
+/// Projections parse only the selected paths of the stored text; whatever they select must
+/// equal the projection of the whole parsed entity, dotted keys and shadowing keys included.
+#[test]
+fn projection_of_stored_text_equals_projection_of_whole_entity() {
+    let mut index = catalog();
+    index
+        .upsert(crate::support::entity(
+            "Component",
+            "shadowed",
+            "u90",
+            json!({
+                "metadata": {"annotations": {"a": {"b": 1}, "a.b": 2, "a.b.c": [3, {"d": 4}]}},
+                "spec": {"deep": {"list": [{"x": 1}, {"y": [2, null, true, 1.5]}]}, "Type": "T"},
+            }),
+        ))
+        .expect("indexes");
+    let paths = [
+        "metadata.annotations.a.b",
+        "metadata.annotations.a.b.c",
+        "metadata.annotations.a",
+        "metadata",
+        "spec.deep.list",
+        "spec.deep.list.x",
+        "spec.type,spec.Type",
+        "kind,metadata.name,spec.owner",
+        "relations",
+        "metadata.annotations.backstage.io/view-url,metadata.tags",
+        "nothing.here",
+    ];
+    for entity in index.iter() {
+        let whole = entity.entity();
+        for path in paths {
+            let fields = parse_fields(&strings(&[path]))
+                .expect("parses")
+                .expect("has paths");
+            let projected = entity.project(&fields);
+            let expected = fields.project(&whole);
+            assert_eq!(projected, expected, "{} {path}", entity.entity_ref());
+            assert_eq!(
+                projected.to_string(),
+                expected.to_string(),
+                "{} {path} order",
+                entity.entity_ref()
+            );
+        }
+    }
+}

@@ -138,3 +138,28 @@ fn lookups_and_replacement() {
     );
     assert_eq!(index.len(), 12);
 }
+
+#[test]
+fn identical_upserts_keep_the_indexed_entity() {
+    let mut index = catalog();
+    let billing = index
+        .get_by_ref("component:default/billing")
+        .expect("billing");
+    let java = parse_filter_params(&strings(&["metadata.tags=java"])).expect("parses");
+    let java_before = index.count(java.as_ref());
+    // The same final entity again (as a re-stitch that changed nothing delivers it) is
+    // not re-indexed: the handle stays current and the search rows stay in place.
+    index.upsert(billing.entity()).expect("upsert");
+    assert_eq!(index.len(), 12);
+    assert!(index.matches(&EntityFilter::All(vec![]), &billing));
+    assert_eq!(index.count(java.as_ref()), java_before);
+
+    // A changed entity replaces the handle and its rows.
+    let mut changed = billing.entity();
+    changed["metadata"]["tags"] = json!(["rust"]);
+    index.upsert(changed).expect("upsert");
+    assert!(!index.matches(&EntityFilter::All(vec![]), &billing));
+    assert_eq!(index.count(java.as_ref()), java_before - 1);
+    let rust = parse_filter_params(&strings(&["metadata.tags=rust"])).expect("parses");
+    assert_eq!(index.count(rust.as_ref()), 1);
+}
