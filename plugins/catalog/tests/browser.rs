@@ -22,6 +22,7 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use greenroom_backend_test_utils::backend::TestBackend;
 use greenroom_backend_test_utils::database::TestDir;
+use greenroom_web::context::THEME_COOKIE;
 use harness::{SourceHost, entity, eventually, serve_dir, start_portal, wait_for_count};
 use serde_json::{Value, json};
 
@@ -615,8 +616,8 @@ async fn themes(s: &Session) -> anyhow::Result<()> {
         s.open("/").await?;
         s.client
             .execute(
-                "document.cookie = 'greenroom-theme=' + arguments[0] + '; path=/';",
-                vec![json!(theme)],
+                "document.cookie = arguments[0] + '=' + arguments[1] + '; path=/';",
+                vec![json!(THEME_COOKIE), json!(theme)],
             )
             .await?;
         s.open("/catalog").await?;
@@ -637,7 +638,10 @@ async fn themes(s: &Session) -> anyhow::Result<()> {
     // Back to the light theme for the screenshots.
     s.open("/").await?;
     s.client
-        .execute("document.cookie = 'greenroom-theme=light; path=/';", vec![])
+        .execute(
+            "document.cookie = arguments[0] + '=light; path=/';",
+            vec![json!(THEME_COOKIE)],
+        )
         .await?;
     Ok(())
 }
