@@ -180,10 +180,14 @@ pub(crate) async fn analyze_location(
         .trim_end_matches(".git");
 
     // An existing catalog file: registered already, or readable at the root.
+    // The authority keeps an explicit port: self-hosted forges often run on one.
+    let authority = match url.port() {
+        Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_owned(),
+    };
     let file_target = format!(
-        "{}://{}/{owner}/{repo}/blob/HEAD/{filename}",
+        "{}://{authority}/{owner}/{repo}/blob/HEAD/{filename}",
         url.scheme(),
-        url.host_str().unwrap_or_default()
     );
     let reader = crate::processing::Reader::new(
         state.engine.settings.reading_allow.clone(),

@@ -1219,6 +1219,31 @@ async fn run_locations(database: Value, name: &str) {
         "{name}: item 59"
     );
 
+    // 59: a repository with a catalog file at its root, on a host with a port
+    // (self-hosted forges): the file is found and its entities listed.
+    std::fs::create_dir_all(dir.join("shop/blob/HEAD")).expect("mkdir");
+    std::fs::write(
+        dir.join("shop/blob/HEAD/catalog-info.yaml"),
+        component("shop", "[]", "found"),
+    )
+    .expect("write");
+    let analyzed = post(
+        "/analyze-location",
+        json!({"location": {"type": "url", "target": format!("{}/shop", remote.base)}}),
+    )
+    .await;
+    assert_eq!(analyzed.status, 200, "{name}: item 59: {}", analyzed.text);
+    let analyzed = analyzed.json();
+    assert_eq!(
+        analyzed["existingEntityFiles"][0]["location"]["target"],
+        json!(format!("{}/shop/blob/HEAD/catalog-info.yaml", remote.base)),
+        "{name}: item 59: {analyzed}"
+    );
+    assert_eq!(
+        analyzed["existingEntityFiles"][0]["entity"]["metadata"]["name"], "shop",
+        "{name}: item 59: {analyzed}"
+    );
+
     // 51: only url locations, and a strict body.
     check_error(
         "51",

@@ -32,7 +32,7 @@ pub(crate) async fn serve_dir(dir: PathBuf) -> SourceHost {
         std::fs::read_to_string(dir.join(name)).map_err(|_| axum::http::StatusCode::NOT_FOUND)
     }
     let app = Router::new()
-        .route("/files/{name}", axum::routing::get(file))
+        .route("/files/{*name}", axum::routing::get(file))
         .with_state(dir);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
