@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use greenroom_backend_plugin_api::BackendError;
 use greenroom_catalog_client::CatalogApi;
+pub(crate) use greenroom_web::components::entity_value_path;
 use greenroom_web::components::{
     TabLink, encode_segment, entity_path, entity_ref_link, entity_triplet, tabs,
 };
@@ -297,11 +298,6 @@ fn header(entity: &Value) -> Markup {
             }
         }
     }
-}
-
-/// The path of the entity's page.
-pub(crate) fn entity_value_path(entity: &Value) -> String {
-    greenroom_web::components::entity_value_path(entity)
 }
 
 /// The tab bar: Overview, the registered tabs that apply, and Inspect.
