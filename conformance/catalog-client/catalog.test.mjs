@@ -28,9 +28,11 @@ import {
   apiEntityV1alpha1Validator,
   componentEntityV1alpha1Validator,
   domainEntityV1alpha1Validator,
+  entityEnvelopeSchemaValidator,
   groupEntityV1alpha1Validator,
   locationEntityV1alpha1Validator,
   parseEntityRef,
+  parseLocationRef,
   resourceEntityV1alpha1Validator,
   stringifyEntityRef,
   systemEntityV1alpha1Validator,
@@ -133,6 +135,30 @@ async function validateAll(entities, options) {
 
 const refOf = e => stringifyEntityRef(e);
 const sorted = xs => [...xs].sort();
+/** Value counts of a facet answer, as a plain object. */
+const countsOf = buckets => Object.fromEntries(buckets.map(({ value, count }) => [value, count]));
+/** The origin of the dry-run file host, for URLs next to the dry-run file. */
+const sourceBase = dryRunUrl.slice(0, dryRunUrl.lastIndexOf('/'));
+
+/**
+ * Asserts that `promise` rejects the way the client turns a Backstage error
+ * response into an error: a ResponseError carrying the HTTP status and the
+ * standard error body (`error.name`, `error.message`, `response.statusCode`).
+ */
+async function rejectsWith(promise, status, name, message) {
+  await assert.rejects(promise, err => {
+    assert.equal(err.name, 'ResponseError', `${err}`);
+    assert.equal(err.response.status, status);
+    assert.equal(err.body.error.name, name);
+    assert.equal(typeof err.body.error.message, 'string');
+    if (message instanceof RegExp) assert.match(err.body.error.message, message);
+    else if (message !== undefined) assert.equal(err.body.error.message, message);
+    assert.equal(err.body.response.statusCode, status);
+    assert.equal(typeof err.body.request.method, 'string');
+    assert.equal(typeof err.body.request.url, 'string');
+    return true;
+  });
+}
 
 // Filled by the first test; later tests compare against it.
 let all;
@@ -590,6 +616,556 @@ test('getLocations, refreshEntity, ancestry, and a registered location end to en
   }
   assert.deepEqual((await catalog.getLocations()).items, []);
   assert.equal(await catalog.getLocationById(added.location.id), undefined);
+});
+
+test('getEntities: keys and values with special characters, any case; tags; commas and equals signs', async () => {
+  const ids = r => sorted(r.items.map(refOf));
+  const expect = pred => sorted(all.filter(pred).map(refOf));
+
+  // An annotation key with a slash, a value with a slash, matched in any case.
+  const bySlug = await catalog.getEntities({
+    filter: { 'metadata.annotations.GitHub.com/Project-Slug': 'Northwind-Harbour/Vessel-Tracker' },
+  });
+  await validateAll(bySlug.items);
+  assert.deepEqual(ids(bySlug), ['component:default/vessel-tracker']);
+
+  // A value with a colon and a dot.
+  const techdocs = await catalog.getEntities({ filter: { 'metadata.annotations.backstage.io/techdocs-ref': 'DIR:.' } });
+  const withTechdocs = expect(e => e.metadata.annotations?.['backstage.io/techdocs-ref'] === 'dir:.');
+  assert.ok(withTechdocs.length >= 5, `${withTechdocs}`);
+  assert.deepEqual(ids(techdocs), withTechdocs);
+
+  // A value with spaces.
+  const named = all.find(e => e.kind === 'Group' && / /.test(e.spec.profile?.displayName ?? ''));
+  assert.ok(named, 'a group with a display name that has spaces');
+  const byDisplayName = await catalog.getEntities({
+    filter: { kind: 'GROUP', 'spec.profile.displayName': named.spec.profile.displayName.toUpperCase() },
+  });
+  assert.deepEqual(ids(byDisplayName), [refOf(named)]);
+
+  // A relation type and a target ref in other cases; the ref has a colon and a slash.
+  const team = 'group:default/harbour-ops-team';
+  const members = await catalog.getEntities({ filter: { KIND: 'User', 'relations.MEMBEROF': 'Group:Default/Harbour-Ops-Team' } });
+  const expectedMembers = expect(e => e.kind === 'User' && e.relations.some(r => r.type === 'memberOf' && r.targetRef === team));
+  assert.ok(expectedMembers.length > 0);
+  assert.deepEqual(ids(members), expectedMembers);
+
+  // Tags: as a value of the array, as a key that exists, and as a key equal to "true".
+  const tagged = expect(e => (e.metadata.tags ?? []).includes('rust'));
+  assert.ok(tagged.length > 0);
+  for (const filter of [
+    { 'metadata.tags': 'RUST' },
+    { 'metadata.tags.rust': CATALOG_FILTER_EXISTS },
+    { 'metadata.tags.Rust': 'TRUE' },
+  ]) {
+    assert.deepEqual(ids(await catalog.getEntities({ filter })), tagged, JSON.stringify(filter));
+  }
+
+  // An intermediate object path exists for no entity (only leaves are indexed).
+  assert.deepEqual((await catalog.getEntities({ filter: { 'metadata.annotations': CATALOG_FILTER_EXISTS } })).items, []);
+
+  // The client does not escape values: the server splits a filter at commas,
+  // so a comma in a value starts a new condition (here: kind IN (component, api)).
+  const commaSplit = await catalog.getEntities({ filter: { kind: 'component,kind=api' }, fields: ['kind'] });
+  assert.equal(commaSplit.items.length, EXAMPLE_KINDS.Component + EXAMPLE_KINDS.API);
+  // Conditions split at the first "=": later ones belong to the value.
+  assert.deepEqual((await catalog.getEntities({ filter: { 'metadata.annotations.backstage.io/techdocs-ref': 'dir:.=x' } })).items, []);
+
+  // The same key twice in one set is an IN list; sets are OR-ed, also with existence.
+  const inList = await catalog.getEntities({ filter: [{ kind: ['domain', 'system'] }, { kind: 'resource', 'spec.system': CATALOG_FILTER_EXISTS }] });
+  assert.deepEqual(
+    ids(inList),
+    expect(e => e.kind === 'Domain' || e.kind === 'System' || (e.kind === 'Resource' && e.spec.system !== undefined)),
+  );
+});
+
+test('getEntities: several order fields, missing values last, after cursors, dotted field paths', async () => {
+  // Earlier order fields dominate; the second one orders within ties.
+  const ordered = await catalog.getEntities({
+    filter: [{ kind: 'group' }, { kind: 'user' }],
+    order: [{ field: 'kind', order: 'asc' }, { field: 'metadata.name', order: 'desc' }],
+    fields: ['kind', 'metadata.name'],
+  });
+  const expected = all
+    .filter(e => e.kind === 'Group' || e.kind === 'User')
+    .map(e => ({ kind: e.kind, metadata: { name: e.metadata.name } }))
+    .sort((a, b) => a.kind.localeCompare(b.kind) || (a.metadata.name < b.metadata.name ? 1 : -1));
+  assert.deepEqual(ordered.items, expected);
+
+  // With paging, entities without a value for the order field come last in both directions.
+  for (const direction of ['asc', 'desc']) {
+    const { items } = await catalog.getEntities({
+      filter: [{ kind: 'api' }, { kind: 'domain' }],
+      order: { field: 'spec.system', order: direction },
+      limit: 100,
+      fields: ['kind', 'spec.system'],
+    });
+    assert.equal(items.length, EXAMPLE_KINDS.API + EXAMPLE_KINDS.Domain);
+    const systems = items.slice(0, EXAMPLE_KINDS.API).map(e => e.spec.system);
+    assert.ok(items.slice(0, EXAMPLE_KINDS.API).every(e => e.kind === 'API'), direction);
+    assert.ok(items.slice(EXAMPLE_KINDS.API).every(e => e.kind === 'Domain' && e.spec === undefined), direction);
+    const want = [...systems].sort();
+    assert.deepEqual(systems, direction === 'asc' ? want : want.reverse());
+  }
+
+  // `after` is the offset cursor of the legacy list: base64 of {limit, offset}.
+  const order = { field: 'metadata.name', order: 'asc' };
+  const users = (await catalog.getEntities({ filter: { kind: 'user' }, order })).items.map(refOf);
+  const after = Buffer.from(JSON.stringify({ limit: 4, offset: 4 })).toString('base64');
+  const page = await catalog.getEntities({ filter: { kind: 'user' }, order, after });
+  await validateAll(page.items);
+  assert.deepEqual(page.items.map(refOf), users.slice(4, 8));
+  const tail = await catalog.getEntities({ filter: { kind: 'user' }, order, offset: 10, limit: 5 });
+  assert.deepEqual(tail.items.map(refOf), users.slice(10));
+
+  // Field paths may name keys that contain dots and slashes; arrays are kept whole.
+  const tracker = all.find(e => refOf(e) === 'component:default/vessel-tracker');
+  const projected = await catalog.getEntities({
+    filter: { 'metadata.name': 'vessel-tracker' },
+    fields: ['metadata.annotations.github.com/project-slug', 'metadata.tags', 'relations'],
+  });
+  assert.deepEqual(projected.items, [
+    {
+      metadata: {
+        annotations: { 'github.com/project-slug': tracker.metadata.annotations['github.com/project-slug'] },
+        tags: tracker.metadata.tags,
+      },
+      relations: tracker.relations,
+    },
+  ]);
+  // A path that does not resolve, or that would go through an array, selects nothing.
+  const nothing = await catalog.getEntities({ filter: { 'metadata.name': 'vessel-tracker' }, fields: ['spec.nothing', 'relations.type'] });
+  assert.deepEqual(nothing.items, [{}]);
+
+  // The deprecated getEntityByName still reads by compound name.
+  assert.deepEqual(await catalog.getEntityByName({ kind: 'Component', name: 'vessel-tracker' }), tracker);
+  assert.equal(await catalog.getEntityByName({ kind: 'Component', namespace: 'default', name: 'no-such-thing' }), undefined);
+});
+
+test('errors: InputError 400 for bad parameters, NotFoundError 404, as Backstage words them', async () => {
+  await rejectsWith(
+    catalog.getEntities({ filter: { '': 'x' } }),
+    400,
+    'InputError',
+    "Invalid filter, '=x' is not a valid statement (expected a string on the form a=b or a= or a)",
+  );
+  await rejectsWith(
+    catalog.getEntities({ order: { field: 'metadata.name', order: 'sideways' } }),
+    400,
+    'InputError',
+    'Invalid order parameter "sideways:metadata.name", expected "<asc or desc>:<field name>"',
+  );
+  await rejectsWith(
+    catalog.getEntities({ fields: ['relations[0]'] }),
+    400,
+    'InputError',
+    'Invalid field "relations[0]", array type fields are not supported',
+  );
+  await rejectsWith(catalog.getEntities({ limit: 0 }), 400, 'InputError', 'Invalid limit, must be greater than zero');
+  await rejectsWith(catalog.getEntities({ offset: -1 }), 400, 'InputError');
+  await rejectsWith(
+    catalog.getEntities({ after: Buffer.from('notjson').toString('base64') }),
+    400,
+    'InputError',
+    'Malformed after cursor, could not be parsed',
+  );
+  await rejectsWith(catalog.queryEntities({ cursor: 'notbase64json' }), 400, 'InputError', /^Malformed cursor/);
+  await rejectsWith(
+    catalog.queryEntities({ orderFields: { field: 'metadata.name', order: 'sideways' } }),
+    400,
+    'InputError',
+    'Invalid order field order, must be asc or desc',
+  );
+  await rejectsWith(catalog.queryEntities({ filter: { '': 'x' } }), 400, 'InputError', /^Invalid filter/);
+  await rejectsWith(catalog.queryEntities({ query: { kind: { $bogus: 'x' } } }), 400, 'InputError');
+  await rejectsWith(catalog.queryEntities({ query: { $all: 'x' } }), 400, 'InputError');
+  await rejectsWith(catalog.getEntityFacets({ facets: [] }), 400, 'InputError', "request/query must have required property 'facet'");
+
+  await rejectsWith(
+    catalog.getEntityAncestors({ entityRef: 'component:default/no-such-thing' }),
+    404,
+    'NotFoundError',
+    'No such entity component:default/no-such-thing',
+  );
+  await rejectsWith(catalog.refreshEntity('component:default/no-such-thing'), 404, 'NotFoundError');
+
+  // Location reads answer undefined for 404s; writes raise them.
+  assert.equal(await catalog.getLocationById('no-such-location'), undefined);
+  assert.equal(await catalog.getLocationByEntity('component:default/no-such-thing'), undefined);
+  // Entities from config locations have no registered location.
+  assert.equal(await catalog.getLocationByEntity('component:default/vessel-tracker'), undefined);
+  assert.equal(await catalog.getLocationByEntity({ kind: 'Component', namespace: 'default', name: 'vessel-tracker' }), undefined);
+  assert.equal(await catalog.getLocationByRef('url:https://example.invalid/none.yaml'), undefined);
+  await rejectsWith(catalog.removeLocationById('no-such-location'), 404, 'NotFoundError', 'Found no location with ID no-such-location');
+  await rejectsWith(
+    catalog.updateLocation('no-such-location', { type: 'url', target: `${sourceBase}/other.yaml` }),
+    404,
+    'NotFoundError',
+    'Found no location with ID no-such-location',
+  );
+  await rejectsWith(
+    catalog.addLocation({ type: 'file', target: '/tmp/catalog-info.yaml' }),
+    400,
+    'InputError',
+    'Registered locations must be of an allowed type ["url"]',
+  );
+  await rejectsWith(
+    catalog.addLocation({ target: dryRunUrl, onConflict: 'sideways' }),
+    400,
+    'InputError',
+    'request/query/onConflict must be equal to one of the allowed values: refresh, reject',
+  );
+  await rejectsWith(
+    catalog.queryLocations({ query: { name: 'x' } }),
+    400,
+    'InputError',
+    "Invalid filter predicate, expected key to be 'id', 'type', 'target', or 'entityRef', got 'name'",
+  );
+  await rejectsWith(catalog.queryLocations({ limit: 0 }), 400, 'InputError', 'Limit must be a positive integer >= 1');
+  await rejectsWith(
+    catalog.analyzeLocation({ location: { type: 'url', target: 'not a url' } }),
+    400,
+    'InputError',
+    'The given location.target is not a URL',
+  );
+
+  // Deleting an unknown entity is not an error.
+  assert.equal(await catalog.removeEntityByUid('00000000-0000-4000-8000-000000000000'), undefined);
+  assert.equal((await catalog.getEntities()).items.length, EXAMPLE_TOTAL);
+});
+
+test('queryEntities: totalItems, offset, limit 0, order fields, full-text defaults, fields on follow-ups', async () => {
+  const users = all.filter(e => e.kind === 'User');
+  const order = { field: 'metadata.name', order: 'asc' };
+  const names = users.map(e => e.metadata.name).sort();
+
+  const excluded = await catalog.queryEntities({ filter: { kind: 'user' }, totalItems: 'exclude', limit: 2 });
+  assert.equal(excluded.totalItems, 0);
+  assert.equal(excluded.items.length, 2);
+  assert.ok(excluded.pageInfo.nextCursor);
+
+  const counted = await catalog.queryEntities({ filter: { kind: 'user' }, limit: 0 });
+  assert.deepEqual(counted, { items: [], totalItems: users.length, pageInfo: {} });
+
+  const offset = await catalog.queryEntities({ filter: { kind: 'user' }, orderFields: order, offset: 10, fields: ['metadata.name'] });
+  assert.deepEqual(offset.items.map(e => e.metadata.name), names.slice(10));
+  assert.equal(offset.totalItems, users.length);
+
+  // Entities without a value for the order field are left out, from the count too.
+  const bySystem = await catalog.queryEntities({
+    filter: [{ kind: 'api' }, { kind: 'domain' }],
+    orderFields: { field: 'spec.system', order: 'desc' },
+    fields: ['kind', 'spec.system'],
+  });
+  assert.equal(bySystem.totalItems, EXAMPLE_KINDS.API);
+  assert.ok(bySystem.items.every(e => e.kind === 'API'));
+  const systems = bySystem.items.map(e => e.spec.system);
+  assert.deepEqual(systems, [...systems].sort().reverse());
+
+  // Only the first of several order fields is applied.
+  const twoFields = await catalog.queryEntities({
+    filter: { kind: ['user', 'group'] },
+    orderFields: [{ field: 'kind', order: 'desc' }, { field: 'metadata.name', order: 'asc' }],
+    fields: ['kind'],
+  });
+  assert.deepEqual(twoFields.items.map(e => e.kind), [
+    ...Array(EXAMPLE_KINDS.User).fill('User'),
+    ...Array(EXAMPLE_KINDS.Group).fill('Group'),
+  ]);
+
+  // Full text without fields searches the order field, or else the uid.
+  const owned = await catalog.queryEntities({
+    fullTextFilter: { term: 'OPS' },
+    orderFields: { field: 'spec.owner', order: 'asc' },
+  });
+  await validateAll(owned.items);
+  assert.deepEqual(
+    sorted(owned.items.map(refOf)),
+    sorted(all.filter(e => typeof e.spec?.owner === 'string' && e.spec.owner.includes('ops')).map(refOf)),
+  );
+  const owners = owned.items.map(e => e.spec.owner.toLowerCase());
+  assert.deepEqual(owners, [...owners].sort());
+  const someone = all.find(e => refOf(e) === 'api:default/vessel-telemetry');
+  const byUid = await catalog.queryEntities({ fullTextFilter: { term: someone.metadata.uid.toUpperCase() } });
+  assert.deepEqual(byUid.items.map(refOf), [refOf(someone)]);
+  // The search is a substring match on the named fields, with LIKE wildcards as written.
+  const spaced = await catalog.queryEntities({
+    filter: { kind: 'group' },
+    fullTextFilter: { term: 'ARBOUR O', fields: ['spec.profile.displayName', 'metadata.name'] },
+    fields: ['metadata.name'],
+  });
+  assert.deepEqual(
+    sorted(spaced.items.map(e => e.metadata.name)),
+    sorted(
+      all
+        .filter(e => e.kind === 'Group' && [e.spec.profile?.displayName, e.metadata.name].some(v => v?.toLowerCase().includes('arbour o')))
+        .map(e => e.metadata.name),
+    ),
+  );
+
+  // Fields sent with a cursor apply to that page; the filter stays in the cursor.
+  const first = await catalog.queryEntities({ filter: { kind: 'user' }, orderFields: order, limit: 5, fields: ['metadata.name'] });
+  const second = await catalog.queryEntities({ cursor: first.pageInfo.nextCursor, limit: 5, fields: ['kind', 'metadata.name'] });
+  assert.deepEqual(second.items, names.slice(5, 10).map(name => ({ kind: 'User', metadata: { name } })));
+  assert.equal(second.totalItems, users.length);
+
+  // streamEntities: pages of the requested size, with fields and an order; empty sets give one empty page.
+  const pages = [];
+  for await (const p of catalog.streamEntities({ filter: { kind: 'user' }, orderFields: order, fields: ['metadata.name'], pageSize: 5 })) {
+    pages.push(p.map(e => e.metadata.name));
+  }
+  assert.deepEqual(pages, [names.slice(0, 5), names.slice(5, 10), names.slice(10)]);
+  const none = [];
+  for await (const p of catalog.streamEntities({ filter: { kind: 'no-such-kind' } })) none.push(p);
+  assert.deepEqual(none, [[]]);
+  const byPredicate = [];
+  for await (const p of catalog.streamEntities({ query: { kind: 'domain' }, orderFields: { field: 'metadata.name', order: 'desc' }, pageSize: 2 })) {
+    byPredicate.push(...(await validateAll(p)).map(e => e.metadata.name));
+  }
+  assert.deepEqual(byPredicate, all.filter(e => e.kind === 'Domain').map(e => e.metadata.name).sort().reverse());
+});
+
+test('predicate queries: empty logical nodes, $exists false, arrays, booleans, escaping, relations in any case', async () => {
+  const total = async query => (await catalog.queryEntities({ query, limit: 0 })).totalItems;
+  assert.equal(await total({ $any: [] }), 0);
+  assert.equal(await total({ $all: [] }), EXAMPLE_TOTAL);
+  assert.equal(await total({ $not: { $any: [] } }), EXAMPLE_TOTAL);
+  assert.equal(await total({ kind: { $in: [] } }), 0);
+  assert.equal(await total({ $not: { kind: { $in: ['USER', 'group'] } } }), EXAMPLE_TOTAL - EXAMPLE_KINDS.User - EXAMPLE_KINDS.Group);
+
+  const refs = async (query, extra = {}) =>
+    sorted((await validateAll((await catalog.queryEntities({ query, limit: 100, ...extra })).items)).map(refOf));
+  const expect = pred => sorted(all.filter(pred).map(refOf));
+
+  assert.deepEqual(
+    await refs({ kind: { $in: ['domain', 'Component'] }, 'spec.system': { $exists: false } }),
+    expect(e => (e.kind === 'Domain' || e.kind === 'Component') && e.spec.system === undefined),
+  );
+  assert.ok((await refs({ kind: 'domain', 'spec.system': { $exists: false } })).length === EXAMPLE_KINDS.Domain);
+
+  const rust = expect(e => (e.metadata.tags ?? []).includes('rust'));
+  assert.deepEqual(await refs({ 'metadata.tags': { $contains: 'RUST' } }), rust);
+  assert.deepEqual(await refs({ 'metadata.tags': 'Rust' }), rust);
+  assert.deepEqual(await refs({ 'metadata.tags.rust': true }), rust);
+
+  // $hasPrefix escapes LIKE wildcards.
+  assert.deepEqual(await refs({ 'metadata.name': { $hasPrefix: 'vessel_' } }), []);
+  assert.deepEqual(await refs({ 'metadata.name': { $hasPrefix: '%' } }), []);
+  assert.deepEqual(
+    await refs({ 'metadata.annotations.github.com/project-slug': { $hasPrefix: 'NORTHWIND-HARBOUR/VESSEL' } }),
+    expect(e => e.metadata.annotations?.['github.com/project-slug']?.startsWith('northwind-harbour/vessel')),
+  );
+
+  const freight = 'group:default/freight-team';
+  assert.deepEqual(
+    await refs({ relations: { $contains: { type: 'OWNEDBY', targetRef: 'Group:Default/Freight-Team' } } }),
+    expect(e => e.relations.some(r => r.type === 'ownedBy' && r.targetRef === freight)),
+  );
+
+  // Full text and fields apply to predicate queries too.
+  const search = await catalog.queryEntities({
+    query: { kind: 'component' },
+    fullTextFilter: { term: 'VESSEL', fields: ['metadata.name', 'metadata.description'] },
+    fields: ['metadata.name'],
+  });
+  const matching = all.filter(
+    e => e.kind === 'Component' && [e.metadata.name, e.metadata.description].some(v => v?.toLowerCase().includes('vessel')),
+  );
+  assert.deepEqual(sorted(search.items.map(e => e.metadata.name)), sorted(matching.map(e => e.metadata.name)));
+  assert.equal(search.totalItems, matching.length);
+  assert.ok(search.items.every(e => Object.keys(e).join() === 'metadata'));
+
+  // by-refs with both a query and a filter: the client sends both AND-ed.
+  const byRefs = await catalog.getEntitiesByRefs({
+    entityRefs: ['component:default/vessel-tracker', 'system:default/fleet-operations', 'api:default/vessel-telemetry'],
+    query: { 'spec.owner': { $exists: true } },
+    filter: { kind: ['system', 'api'] },
+    fields: ['kind'],
+  });
+  assert.deepEqual(byRefs.items, [undefined, { kind: 'System' }, { kind: 'API' }]);
+
+  // Facets with a query and a filter, likewise AND-ed.
+  const facets = await catalog.getEntityFacets({
+    facets: ['kind'],
+    query: { 'spec.owner': { $exists: true } },
+    filter: { kind: ['api', 'system'] },
+  });
+  assert.deepEqual(countsOf(facets.facets.kind), { API: EXAMPLE_KINDS.API, System: EXAMPLE_KINDS.System });
+});
+
+test('getEntityFacets: array fields, relations, facet names in any case, unknown facets, empty sets', async () => {
+  const count = (entities, values) => {
+    const out = {};
+    for (const e of entities) for (const v of values(e)) out[v] = (out[v] ?? 0) + 1;
+    return out;
+  };
+  const components = all.filter(e => e.kind === 'Component');
+  const systems = all.filter(e => e.kind === 'System');
+  const { facets } = await catalog.getEntityFacets({
+    facets: ['metadata.tags', 'relations.ownedBy', 'relations.ownedby', 'KIND', 'spec.nothing', 'metadata.annotations.github.com/project-slug'],
+    filter: { kind: 'component' },
+  });
+  assert.deepEqual(Object.keys(facets).sort(), [
+    'KIND',
+    'metadata.annotations.github.com/project-slug',
+    'metadata.tags',
+    'relations.ownedBy',
+    'relations.ownedby',
+    'spec.nothing',
+  ]);
+  assert.deepEqual(countsOf(facets['metadata.tags']), count(components, e => e.metadata.tags ?? []));
+  const owners = count(components, e => e.relations.filter(r => r.type === 'ownedBy').map(r => r.targetRef));
+  assert.deepEqual(countsOf(facets['relations.ownedBy']), owners);
+  assert.deepEqual(countsOf(facets['relations.ownedby']), owners);
+  assert.deepEqual(countsOf(facets.KIND), { Component: components.length });
+  assert.deepEqual(facets['spec.nothing'], []);
+  assert.deepEqual(
+    countsOf(facets['metadata.annotations.github.com/project-slug']),
+    count(components, e => [e.metadata.annotations?.['github.com/project-slug']].filter(Boolean)),
+  );
+
+  const systemFacets = await catalog.getEntityFacets({ facets: ['spec.domain', 'relations.partOf'], filter: { kind: 'system' } });
+  assert.deepEqual(countsOf(systemFacets.facets['spec.domain']), count(systems, e => [e.spec.domain].filter(Boolean)));
+  assert.deepEqual(
+    countsOf(systemFacets.facets['relations.partOf']),
+    count(systems, e => e.relations.filter(r => r.type === 'partOf').map(r => r.targetRef)),
+  );
+
+  // Several filter sets are OR-ed, as in getEntities.
+  const orFacets = await catalog.getEntityFacets({ facets: ['kind'], filter: [{ kind: 'domain' }, { kind: 'template' }] });
+  assert.deepEqual(countsOf(orFacets.facets.kind), { Domain: EXAMPLE_KINDS.Domain, Template: EXAMPLE_KINDS.Template });
+  assert.deepEqual(await catalog.getEntityFacets({ facets: ['kind'], filter: { kind: 'no-such-kind' } }), { facets: { kind: [] } });
+});
+
+test('getEntitiesByRefs: refs in any case, incomplete refs, many refs across chunks, filter sets', async () => {
+  const byCase = await catalog.getEntitiesByRefs({
+    entityRefs: ['Component:Default/Vessel-Tracker', 'vessel-tracker', 'component:vessel-tracker', ' component:default/vessel-tracker'],
+    fields: ['metadata.name'],
+  });
+  // Refs are matched after lower-casing, but kind and namespace are not filled in.
+  assert.deepEqual(byCase.items, [{ metadata: { name: 'vessel-tracker' } }, undefined, undefined, undefined]);
+
+  const orSets = await catalog.getEntitiesByRefs({
+    entityRefs: ['component:default/vessel-tracker', 'api:default/vessel-telemetry', 'user:default/ingrid-solberg'],
+    filter: [{ kind: 'api' }, { kind: 'user' }],
+    fields: ['metadata.name'],
+  });
+  assert.deepEqual(orSets.items, [undefined, { metadata: { name: 'vessel-telemetry' } }, { metadata: { name: 'ingrid-solberg' } }]);
+
+  // More refs than one request takes: the client splits them and keeps the order.
+  const refs = [];
+  for (let i = 0; i < 1100; i += 1) refs.push(i % 2 ? refOf(all[i % all.length]) : `component:default/missing-${i}`);
+  const { items } = await catalog.getEntitiesByRefs({ entityRefs: refs, fields: ['kind', 'metadata.namespace', 'metadata.name'] });
+  assert.equal(items.length, refs.length);
+  for (const [i, item] of items.entries()) {
+    if (i % 2) assert.equal(refOf(item), refs[i], `position ${i}`);
+    else assert.equal(item, undefined, `position ${i}`);
+  }
+});
+
+test('validateEntity: envelope, location and kind errors in Backstage\'s words', async () => {
+  const location = `url:${dryRunUrl}`;
+  const good = {
+    apiVersion: 'backstage.io/v1alpha1',
+    kind: 'Component',
+    metadata: { name: 'conformance-valid' },
+    spec: { type: 'service', lifecycle: 'production', owner: 'harbour-ops-team' },
+  };
+  // Envelope problems: the first one catalog-model's own envelope validator reports.
+  const envelope = entityEnvelopeSchemaValidator();
+  for (const entity of [
+    {},
+    { ...good, apiVersion: undefined },
+    { ...good, kind: '' },
+    { ...good, kind: 7 },
+    { ...good, metadata: {} },
+    { ...good, metadata: [] },
+    { ...good, metadata: { name: 'x', namespace: '' } },
+    { ...good, metadata: { name: null, namespace: 3 } },
+    { apiVersion: 1, metadata: { name: 'x' } },
+  ]) {
+    const sent = JSON.parse(JSON.stringify(entity));
+    let message;
+    try {
+      envelope(sent);
+    } catch (err) {
+      message = err.message;
+    }
+    assert.ok(message, `the envelope validator rejects ${JSON.stringify(sent)}`);
+    assert.deepEqual(await catalog.validateEntity(sent, location), {
+      valid: false,
+      errors: [{ name: 'TypeError', message }],
+    }, JSON.stringify(sent));
+  }
+  // The envelope is checked before the location ref.
+  assert.match((await catalog.validateEntity({}, 'file:/x.yaml')).errors[0].message, /apiVersion/);
+
+  // Location refs: parse errors as catalog-model's parser words them, then url only.
+  for (const ref of ['nocolon', 'https://example.com/x.yaml', 'url:', 'url: javascript:alert(1)']) {
+    let message;
+    try {
+      parseLocationRef(ref);
+    } catch (err) {
+      message = err.message;
+    }
+    assert.ok(message, `the parser rejects ${ref}`);
+    assert.deepEqual(await catalog.validateEntity(good, ref), { valid: false, errors: [{ name: 'TypeError', message }] });
+  }
+  assert.deepEqual(await catalog.validateEntity(good, 'file:/x.yaml'), {
+    valid: false,
+    errors: [
+      {
+        name: 'TypeError',
+        message: "Invalid location ref file:/x.yaml, only 'url:<target>' is supported, e.g. url:https://host/path",
+      },
+    ],
+  });
+
+  // Policy and kind failures are InputErrors naming the entity.
+  const badTag = await catalog.validateEntity({ ...good, metadata: { name: 'conformance-valid', tags: ['Bad Tag'] } }, location);
+  assert.equal(badTag.valid, false);
+  assert.equal(badTag.errors[0].name, 'InputError');
+  assert.match(badTag.errors[0].message, /^Policy check failed for component:default\/conformance-valid; caused by /);
+  assert.match(badTag.errors[0].message, /Bad Tag/);
+  const noType = await catalog.validateEntity({ ...good, spec: { lifecycle: 'production', owner: 'x' } }, location);
+  assert.equal(noType.valid, false);
+  assert.equal(noType.errors[0].name, 'InputError');
+  assert.match(
+    noType.errors[0].message,
+    /^Processor BuiltinKindsEntityProcessor threw an error while validating the entity component:default\/conformance-valid; caused by .*'type'/,
+  );
+  const foreign = await catalog.validateEntity({ ...good, kind: 'Widget' }, location);
+  assert.equal(foreign.valid, false);
+  assert.equal(foreign.errors[0].name, 'InputError');
+  assert.match(foreign.errors[0].message, /widget:default\/conformance-valid/);
+  // Every kind the catalog knows validates; a missing namespace is fine.
+  for (const entity of all.filter(e => e.kind !== 'Location' && e.kind !== 'Template').slice(0, 12)) {
+    const { relations, status, ...descriptor } = entity;
+    const { uid, etag, ...metadata } = descriptor.metadata;
+    assert.deepEqual(await catalog.validateEntity({ ...descriptor, metadata }, location), { valid: true }, refOf(entity));
+  }
+  // A body the request schema refuses (entity not an object) reads as invalid without errors.
+  assert.deepEqual(await catalog.validateEntity(null, location), { valid: false, errors: [] });
+});
+
+test('analyzeLocation: a repository without catalog files gets a suggested Component', async () => {
+  const result = await catalog.analyzeLocation({ location: { type: 'url', target: `${sourceBase}/no-such-repo` } });
+  assert.deepEqual(result, {
+    existingEntityFiles: [],
+    generateEntities: [
+      {
+        entity: {
+          apiVersion: 'backstage.io/v1alpha1',
+          kind: 'Component',
+          metadata: { name: 'no-such-repo' },
+          spec: { type: 'other', lifecycle: 'unknown' },
+        },
+        fields: [],
+      },
+    ],
+  });
+  const policy = await new FieldFormatEntityPolicy().enforce(result.generateEntities[0].entity);
+  assert.ok(policy, 'the suggestion passes the field format policy');
 });
 
 test('every entity seen was validated', () => {

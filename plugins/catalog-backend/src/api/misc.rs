@@ -79,6 +79,15 @@ pub(crate) async fn validate_entity(
         .get("location")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    // Backstage checks the envelope first and then the location ref, and reports
+    // only the first problem, worded as its schema validator and ref parser
+    // word them; clients compare these messages.
+    if let Some(message) = envelope_problem(&entity).or_else(|| location_ref_problem(location)) {
+        return Ok(json_value(
+            StatusCode::BAD_REQUEST,
+            &json!({ "errors": [{ "name": "TypeError", "message": message }] }),
+        ));
+    }
     match state.engine.validate_entity(entity, location).await {
         Ok(()) => Ok(StatusCode::OK.into_response()),
         Err(errors) => {
@@ -89,6 +98,99 @@ pub(crate) async fn validate_entity(
             ))
         }
     }
+}
+
+/// The first problem Backstage's entity envelope schema (`EntityEnvelope`)
+/// reports for `entity`, in its validator's words: required keys first, then
+/// each property in schema order.
+fn envelope_problem(entity: &Value) -> Option<String> {
+    let Some(root) = entity.as_object() else {
+        return Some("<root> must be object - type: object".to_owned());
+    };
+    for key in ["apiVersion", "kind", "metadata"] {
+        if !root.contains_key(key) {
+            return Some(format!(
+                "<root> must have required property '{key}' - missingProperty: {key}"
+            ));
+        }
+    }
+    let non_empty_string = |value: &Value, path: &str| match value {
+        Value::String(s) if s.is_empty() => Some(format!(
+            "{path} must NOT have fewer than 1 characters - limit: 1"
+        )),
+        Value::String(_) => None,
+        _ => Some(format!("{path} must be string - type: string")),
+    };
+    for key in ["apiVersion", "kind"] {
+        if let Some(problem) = root
+            .get(key)
+            .and_then(|v| non_empty_string(v, &format!("/{key}")))
+        {
+            return Some(problem);
+        }
+    }
+    let Some(metadata) = root.get("metadata").and_then(Value::as_object) else {
+        return Some("/metadata must be object - type: object".to_owned());
+    };
+    if !metadata.contains_key("name") {
+        return Some(
+            "/metadata must have required property 'name' - missingProperty: name".to_owned(),
+        );
+    }
+    for key in ["name", "namespace"] {
+        if let Some(problem) = metadata
+            .get(key)
+            .and_then(|v| non_empty_string(v, &format!("/metadata/{key}")))
+        {
+            return Some(problem);
+        }
+    }
+    None
+}
+
+/// Whether `target` starts with a `javascript:` scheme, allowing the control
+/// characters and whitespace browsers ignore there (Backstage refuses such
+/// location refs).
+fn is_script_target(target: &str) -> bool {
+    let rest = target.trim_start_matches(|c: char| c <= '\u{1f}' || c == ' ');
+    let mut chars = rest
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n' | '\t'))
+        .map(|c| c.to_ascii_lowercase());
+    "javascript:".chars().all(|want| chars.next() == Some(want))
+}
+
+/// The problem Backstage's location ref parser, and then the validate-entity
+/// route (which takes `url` refs only), report for `location`.
+fn location_ref_problem(location: &str) -> Option<String> {
+    let malformed = || {
+        format!(
+            "Unable to parse location ref '{location}', expected '<type>:<target>', e.g. 'url:https://host/path'"
+        )
+    };
+    let Some((location_type, target)) = location.split_once(':') else {
+        return Some(malformed());
+    };
+    let (location_type, target) = (location_type.trim(), target.trim());
+    if location_type.is_empty() || target.is_empty() {
+        return Some(malformed());
+    }
+    if location_type == "http" || location_type == "https" {
+        return Some(format!(
+            "Invalid location ref '{location}', please prefix it with 'url:', e.g. 'url:{location}'"
+        ));
+    }
+    if is_script_target(target) {
+        return Some(format!(
+            "Invalid location ref '{location}', target is a javascript: URL"
+        ));
+    }
+    if location_type != "url" {
+        return Some(format!(
+            "Invalid location ref {location}, only 'url:<target>' is supported, e.g. url:https://host/path"
+        ));
+    }
+    None
 }
 
 const ANALYZE_BODY: Schema = Schema::Object(&ObjectSchema {
