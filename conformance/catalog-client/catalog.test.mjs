@@ -17,6 +17,7 @@
 // annotation and tag formats), the kind validators (spec schemas per kind), and
 // the stored-entity invariants (explicit namespace, uid and etag present).
 
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -611,11 +612,96 @@ test('getLocations, refreshEntity, ancestry, and a registered location end to en
     await validate(ingested);
     assert.deepEqual(await catalog.getLocationByEntity('component:default/conformance-dry-run'), added.location);
     await catalog.refreshEntity('component:default/conformance-dry-run');
+
+    // The location's entity ref names the generated Location: sha1 of "type:target".
+    const generatedRef = `location:default/generated-${createHash('sha1').update(`url:${dryRunUrl}`).digest('hex')}`;
+    assert.equal(added.location.entityRef, generatedRef);
+    assert.deepEqual(added.entities, []);
+    assert.equal(added.exists, undefined, 'a stored location answers without "exists"');
+
+    // Registering it again is a ConflictError, unless asked to refresh it.
+    await rejectsWith(
+      catalog.addLocation({ type: 'url', target: dryRunUrl }),
+      409,
+      'ConflictError',
+      `Location url:${dryRunUrl} already exists`,
+    );
+    const again = await catalog.addLocation({ target: dryRunUrl, onConflict: 'refresh' });
+    assert.deepEqual(again.location, added.location);
+    const dry = await catalog.addLocation({ target: dryRunUrl, dryRun: true });
+    assert.equal(dry.exists, true);
+    assert.deepEqual(dry.location, { id: `url:${dryRunUrl}`, type: 'url', target: dryRunUrl, entityRef: generatedRef });
+
+    // Location queries: id exactly, other keys in any case; empty $any/$all match nothing here.
+    const byQuery = async query => (await catalog.queryLocations({ query })).items;
+    assert.deepEqual(await byQuery({ id: added.location.id }), [added.location]);
+    assert.deepEqual(await byQuery({ entityRef: generatedRef.toUpperCase() }), [added.location]);
+    assert.deepEqual(await byQuery({ TYPE: 'URL' }), [added.location]);
+    assert.deepEqual(await byQuery({ $not: { type: 'file' } }), [added.location]);
+    assert.deepEqual(await byQuery({ type: { $in: ['file', 'url'] }, target: { $exists: true } }), [added.location]);
+    assert.deepEqual(await byQuery({ $any: [] }), []);
+    assert.deepEqual(await byQuery({ $all: [] }), []);
+    assert.deepEqual(await byQuery({ target: { $contains: 'dry-run' } }), []);
+    assert.deepEqual(await catalog.queryLocations({ limit: 1 }), { items: [added.location], totalItems: 1, pageInfo: {} });
+
+    // The generated Location, the Component and the Resource carry the location
+    // annotations; their values have colons and slashes and match in any case.
+    const managed = await catalog.getEntities({
+      filter: { 'metadata.annotations.backstage.io/managed-by-origin-location': `URL:${dryRunUrl.toUpperCase()}` },
+    });
+    await validateAll(managed.items);
+    assert.deepEqual(sorted(managed.items.map(refOf)), [
+      'component:default/conformance-dry-run',
+      generatedRef,
+      'resource:default/conformance-dry-run-db',
+    ]);
+    assert.deepEqual(await catalog.getLocationByEntity({ kind: 'resource', namespace: 'default', name: 'conformance-dry-run-db' }), added.location);
+    const ancestry = await catalog.getEntityAncestors({ entityRef: 'Resource:conformance-dry-run-db' });
+    assert.equal(ancestry.rootEntityRef, 'resource:default/conformance-dry-run-db');
+    assert.deepEqual(
+      ancestry.items.map(i => [refOf(i.entity), i.parentEntityRefs]),
+      [
+        ['resource:default/conformance-dry-run-db', [generatedRef]],
+        [generatedRef, []],
+      ],
+    );
+
+    // Removing an entity its location still emits: gone at once, back with a new uid after a refresh.
+    await catalog.removeEntityByUid(ingested.metadata.uid);
+    assert.equal(await catalog.getEntityByRef('component:default/conformance-dry-run'), undefined);
+    await catalog.refreshEntity(generatedRef);
+    let back;
+    for (let i = 0; i < 200 && !back; i += 1) {
+      back = await catalog.getEntityByRef('component:default/conformance-dry-run');
+      if (!back) await new Promise(r => setTimeout(r, 100));
+    }
+    assert.ok(back, 'the removed entity comes back');
+    await validate(back);
+    assert.notEqual(back.metadata.uid, ingested.metadata.uid);
+
+    // updateLocation changes the target and keeps the id and the entity ref.
+    const moved = `${dryRunUrl}?moved=1`;
+    const updated = await catalog.updateLocation(added.location.id, { type: 'url', target: moved });
+    assert.deepEqual(updated, { ...added.location, target: moved });
+    assert.deepEqual(await catalog.getLocationById(added.location.id), updated);
+    assert.deepEqual(await catalog.getLocationByRef(`url:${moved}`), updated);
+    assert.equal(await catalog.getLocationByRef(`url:${dryRunUrl}`), undefined);
+    assert.deepEqual(await catalog.updateLocation(added.location.id, { target: dryRunUrl }), added.location);
   } finally {
     await catalog.removeLocationById(added.location.id);
   }
   assert.deepEqual((await catalog.getLocations()).items, []);
   assert.equal(await catalog.getLocationById(added.location.id), undefined);
+  // Removing the location removes its entities at once.
+  assert.deepEqual(
+    (
+      await catalog.getEntitiesByRefs({
+        entityRefs: [added.location.entityRef, 'component:default/conformance-dry-run', 'resource:default/conformance-dry-run-db'],
+      })
+    ).items,
+    [undefined, undefined, undefined],
+  );
+  assert.equal((await catalog.getEntities()).items.length, EXAMPLE_TOTAL);
 });
 
 test('getEntities: keys and values with special characters, any case; tags; commas and equals signs', async () => {
