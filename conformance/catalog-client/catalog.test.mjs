@@ -4,7 +4,9 @@
 // starts Greenroom on the example catalog (examples/catalog-info.yaml), waits
 // until it is ingested, and runs this file with:
 //   GREENROOM_CATALOG_URL  base URL of the catalog API, e.g. http://127.0.0.1:7007/api/catalog
-//   GREENROOM_DRY_RUN_URL  URL of a two-entity descriptor (a Component and a Resource)
+//   GREENROOM_DRY_RUN_URL  URL of a two-entity descriptor (a Component and a Resource);
+//                          next to it, edge.yaml holds the unusual data of the
+//                          differential filter test (see EDGE_FILE in conformance.rs)
 //   GREENROOM_EXAMPLE_ENTITIES  (optional) the entity count the harness waited for
 //
 // Every entity the client returns is checked with @backstage/catalog-model's own
@@ -39,6 +41,10 @@ import {
   systemEntityV1alpha1Validator,
   userEntityV1alpha1Validator,
 } from '@backstage/catalog-model';
+// Backstage's own flattening of an entity into search rows, which its catalog
+// filters, orders and counts facets on. The client package ships a copy for its
+// in-memory test double; it is the reference the differential test compares with.
+import { buildEntitySearch } from './node_modules/@backstage/catalog-client/dist/plugins/catalog-backend/src/database/operations/stitcher/buildEntitySearch.esm.js';
 
 const base = process.env.GREENROOM_CATALOG_URL;
 const dryRunUrl = process.env.GREENROOM_DRY_RUN_URL;
@@ -110,11 +116,11 @@ async function validate(entity, { stored = true } = {}) {
     assert.equal(matched, 1, `${ref}: exactly one kind validator accepts it`);
   }
   assert.equal(typeof entity.metadata.namespace, 'string', `${ref}: explicit namespace`);
-  // The ref round-trips through the model's parser (refs carry the kind in lower case).
+  // The ref round-trips through the model's parser (refs are in lower case).
   assert.deepEqual(parseEntityRef(ref), {
     kind: entity.kind.toLocaleLowerCase('en-US'),
-    namespace: entity.metadata.namespace,
-    name: entity.metadata.name,
+    namespace: entity.metadata.namespace.toLocaleLowerCase('en-US'),
+    name: entity.metadata.name.toLocaleLowerCase('en-US'),
   });
   if (stored) {
     assert.match(entity.metadata.uid, /^[0-9a-f-]{36}$/, `${ref}: uid`);
@@ -140,6 +146,8 @@ const sorted = xs => [...xs].sort();
 const countsOf = buckets => Object.fromEntries(buckets.map(({ value, count }) => [value, count]));
 /** The origin of the dry-run file host, for URLs next to the dry-run file. */
 const sourceBase = dryRunUrl.slice(0, dryRunUrl.lastIndexOf('/'));
+/** A descriptor next to the dry-run file with unusual data (the harness writes both). */
+const edgeUrl = `${sourceBase}/edge.yaml`;
 
 /**
  * Asserts that `promise` rejects the way the client turns a Backstage error
@@ -1252,6 +1260,130 @@ test('analyzeLocation: a repository without catalog files gets a suggested Compo
   });
   const policy = await new FieldFormatEntityPolicy().enforce(result.generateEntities[0].entity);
   assert.ok(policy, 'the suggestion passes the field format policy');
+});
+
+test('filters, predicates and facets agree with Backstage\'s own search flattening, including unusual data', async () => {
+  // A second registered location with data the examples lack: another namespace,
+  // mixed-case names and values, numbers, booleans, nulls, an over-long value,
+  // labels, and annotations whose values have spaces.
+  const edge = await catalog.addLocation({ target: edgeUrl });
+  try {
+    const edgeRefs = [
+      'component:ops-team/edge-service.v2',
+      'component:default/edge-worker',
+      'group:ops-team/platform',
+      'system:ops-team/edge',
+    ];
+    let ready = false;
+    for (let i = 0; i < 200 && !ready; i += 1) {
+      const { items } = await catalog.getEntitiesByRefs({ entityRefs: edgeRefs });
+      ready = items.every(Boolean) && items[0].relations.length === 3 && items[2].relations.length === 3;
+      if (!ready) await new Promise(r => setTimeout(r, 100));
+    }
+    assert.ok(ready, 'the edge location is ingested and stitched');
+
+    const service = await catalog.getEntityByRef('Component:OPS-TEAM/Edge-Service.V2');
+    await validate(service);
+    // Names keep their case; refs are lower-cased.
+    assert.equal(service.metadata.name, 'Edge-Service.v2');
+    assert.equal(service.metadata.namespace, 'ops-team');
+    assert.deepEqual(service.spec, {
+      type: 'Service',
+      lifecycle: 'production',
+      owner: 'group:ops-team/platform',
+      system: 'ops-team/edge',
+      replicas: 3,
+      public: true,
+      retired: null,
+    });
+    assert.deepEqual(service.relations.map(r => `${r.type} ${r.targetRef}`), [
+      'dependencyOf component:default/edge-worker',
+      'ownedBy group:ops-team/platform',
+      'partOf system:ops-team/edge',
+    ]);
+    assert.deepEqual(await catalog.getEntityByName({ kind: 'COMPONENT', namespace: 'OPS-TEAM', name: 'edge-service.V2' }), service);
+    assert.deepEqual((await catalog.getEntitiesByRefs({ entityRefs: ['component:Ops-Team/Edge-Service.v2'] })).items, [service]);
+    assert.deepEqual(await catalog.getLocationByEntity('component:ops-team/edge-service.v2'), edge.location);
+
+    const everything = await validateAll((await catalog.getEntities()).items);
+    assert.equal(everything.length, EXAMPLE_TOTAL + edgeRefs.length + 1);
+    const rowsOf = new Map(everything.map(e => [refOf(e), buildEntitySearch(e.metadata.uid, e)]));
+    const matching = pred => sorted([...rowsOf].filter(([, rows]) => rows.some(pred)).map(([ref]) => ref));
+    const served = async filter =>
+      sorted((await catalog.getEntities({ filter, fields: ['kind', 'metadata.namespace', 'metadata.name'] })).items.map(refOf));
+
+    // Every key of every entity, as an existence filter and as a predicate.
+    const keys = [...new Set([...rowsOf.values()].flatMap(rows => rows.map(r => r.key)))].filter(k => !/[,=]/.test(k));
+    assert.ok(keys.length > 100, `${keys.length} keys`);
+    for (const key of keys) {
+      const expected = matching(r => r.key === key);
+      assert.deepEqual(await served({ [key.toUpperCase()]: CATALOG_FILTER_EXISTS }), expected, `exists ${key}`);
+      const { totalItems } = await catalog.queryEntities({ query: { [key]: { $exists: false } }, limit: 0 });
+      assert.equal(totalItems, everything.length - expected.length, `not exists ${key}`);
+    }
+
+    // Every distinct (key, value) pair, with the value in upper case, as a filter and a predicate.
+    const pairs = new Map();
+    for (const rows of rowsOf.values()) {
+      for (const r of rows) {
+        if (r.value === null || /[,=]/.test(r.key) || /,/.test(r.original_value)) continue;
+        if (r.original_value.trim() !== r.original_value || r.original_value === '') continue;
+        pairs.set(`${r.key}\0${r.value}`, r);
+      }
+    }
+    assert.ok(pairs.size > 200, `${pairs.size} pairs`);
+    for (const { key, value, original_value: original } of pairs.values()) {
+      const expected = matching(r => r.key === key && r.value === value);
+      assert.deepEqual(await served({ [key]: original.toUpperCase() }), expected, `${key}=${original}`);
+      const { totalItems } = await catalog.queryEntities({ query: { [key]: { $in: [original.toUpperCase(), 'no-such-value'] } }, limit: 0 });
+      assert.equal(totalItems, expected.length, `${key} $in ${original}`);
+      const prefix = original.slice(0, 3).toUpperCase();
+      const prefixed = await catalog.queryEntities({ query: { [key]: { $hasPrefix: prefix } }, limit: 0 });
+      assert.equal(
+        prefixed.totalItems,
+        matching(r => r.key === key && r.value !== null && r.value.startsWith(prefix.toLowerCase())).length,
+        `${key} $hasPrefix ${prefix}`,
+      );
+    }
+
+    // Every key as a facet: original-case values, null and over-long values left out.
+    for (let i = 0; i < keys.length; i += 40) {
+      const chunk = keys.slice(i, i + 40);
+      const { facets } = await catalog.getEntityFacets({ facets: chunk });
+      for (const key of chunk) {
+        const want = {};
+        for (const rows of rowsOf.values()) {
+          for (const r of rows) if (r.key === key && r.original_value !== null) want[r.original_value] = (want[r.original_value] ?? 0) + 1;
+        }
+        assert.deepEqual(countsOf(facets[key]), want, `facet ${key}`);
+      }
+    }
+
+    // The over-long annotation is indexed for existence only.
+    const longKey = 'metadata.annotations.example.com/long-value';
+    assert.deepEqual(await served({ [longKey]: 'x'.repeat(250) }), []);
+    assert.deepEqual(await served({ [longKey]: CATALOG_FILTER_EXISTS }), ['component:ops-team/edge-service.v2']);
+    // Numbers and booleans match as their strings, in filters and predicates.
+    assert.deepEqual(await served({ 'spec.replicas': '3', 'spec.public': 'TRUE' }), ['component:ops-team/edge-service.v2']);
+    const typed = await catalog.queryEntities({ query: { 'spec.replicas': 3, 'spec.public': true, 'spec.retired': { $exists: true } } });
+    assert.deepEqual(typed.items.map(refOf), ['component:ops-team/edge-service.v2']);
+    // Mixed-case values are separate facet buckets; ordering ignores case.
+    const types = await catalog.getEntityFacets({ facets: ['spec.type'], filter: { 'metadata.tags': 'edge' } });
+    assert.deepEqual(countsOf(types.facets['spec.type']), { Service: 1, service: 1 });
+    const ordered = await catalog.queryEntities({
+      filter: { kind: 'component', 'spec.lifecycle': 'production' },
+      orderFields: { field: 'metadata.name', order: 'asc' },
+      fields: ['metadata.name'],
+    });
+    const names = ordered.items.map(e => e.metadata.name);
+    assert.ok(names.includes('Edge-Service.v2'));
+    assert.deepEqual(names, [...names].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1)));
+    const search = await catalog.queryEntities({ fullTextFilter: { term: 'ZWEITE FASSUNG', fields: ['metadata.title'] } });
+    assert.deepEqual(search.items.map(refOf), ['component:ops-team/edge-service.v2']);
+  } finally {
+    await catalog.removeLocationById(edge.location.id);
+  }
+  assert.equal((await catalog.getEntities()).items.length, EXAMPLE_TOTAL);
 });
 
 test('every entity seen was validated', () => {

@@ -38,6 +38,67 @@ spec:
   owner: group:default/harbour-ops-team
 ";
 
+/// Data the examples lack, registered by the differential filter test: another
+/// namespace, mixed-case names and values, numbers, booleans, a null, an
+/// annotation longer than the 200 characters the search index keeps, labels,
+/// and values with spaces. `{long}` stands for that long value.
+const EDGE_FILE: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: Edge-Service.v2
+  namespace: ops-team
+  title: Edge Service — Zweite Fassung
+  description: Terminates TLS, then routes.
+  labels:
+    example.com/tier: Gold
+  annotations:
+    example.com/long-value: {long}
+    example.com/with-spaces: two words here
+  tags:
+    - c++
+    - edge
+spec:
+  type: Service
+  lifecycle: production
+  owner: group:ops-team/platform
+  system: ops-team/edge
+  replicas: 3
+  public: true
+  retired: null
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: edge-worker
+  tags:
+    - edge
+spec:
+  type: service
+  lifecycle: experimental
+  owner: group:ops-team/platform
+  dependsOn:
+    - component:Ops-Team/Edge-Service.v2
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: platform
+  namespace: ops-team
+spec:
+  type: team
+  profile:
+    displayName: Platform Crew
+  children: []
+---
+apiVersion: backstage.io/v1alpha1
+kind: System
+metadata:
+  name: edge
+  namespace: ops-team
+spec:
+  owner: platform
+";
+
 /// Both database runs would otherwise race on installing `node_modules`.
 static NPM_INSTALL: Mutex<()> = Mutex::new(());
 
@@ -82,6 +143,8 @@ fn ensure_node_modules(dir: &Path) {
 async fn run(database: Value, name: &str) {
     let files = TestDir::new();
     std::fs::write(files.path().join("dry-run.yaml"), DRY_RUN_FILE).expect("write");
+    let edge = EDGE_FILE.replace("{long}", &"x".repeat(250));
+    std::fs::write(files.path().join("edge.yaml"), edge).expect("write");
     let remote = serve_dir(files.path().to_path_buf()).await;
     // As in Backstage, an allowed host is matched with its port.
     let (remote_base, remote_host) = (remote.base.clone(), remote.host.clone());
