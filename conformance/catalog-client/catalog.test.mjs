@@ -774,11 +774,14 @@ test('getEntities: keys and values with special characters, any case; tags; comm
 });
 
 test('getEntities: several order fields, missing values last, after cursors, dotted field paths', async () => {
-  // Earlier order fields dominate; the second one orders within ties.
+  // Earlier order fields dominate; the second one orders within ties. Upstream
+  // honours every directive only on its paginated path (limit, offset or after
+  // given); without them it streams by the first directive alone.
   const ordered = await catalog.getEntities({
     filter: [{ kind: 'group' }, { kind: 'user' }],
     order: [{ field: 'kind', order: 'asc' }, { field: 'metadata.name', order: 'desc' }],
     fields: ['kind', 'metadata.name'],
+    limit: 100,
   });
   const expected = all
     .filter(e => e.kind === 'Group' || e.kind === 'User')
