@@ -65,13 +65,29 @@ macro_rules! on_tx {
 }
 pub(crate) use on_tx;
 
+/// How every SQLite transaction of the catalog starts. The pragmas are per
+/// connection and cheap to repeat, and must come before `BEGIN` (the sync level
+/// cannot change inside a transaction); setting them here keeps them on every
+/// pooled connection the catalog writes with, and those connections' later
+/// reads keep the larger cache.
+///
+/// * `synchronous = NORMAL`: in WAL mode a commit no longer waits for the disk;
+///   the database stays consistent, and a power cut can only lose the last
+///   commits, which the catalog redoes from its sources anyway.
+/// * `cache_size`: SQLite's default page cache is 2 MB, so at 100k entities
+///   nearly every index lookup of a batch became a `pread` (a third of the
+///   SQLite time in the profile). 16 MB holds the hot index pages of a batch;
+///   the pages are only allocated as they are used.
+const SQLITE_BEGIN: &str =
+    "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; BEGIN IMMEDIATE";
+
 impl Tx {
     /// Begins a transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so that two writers queue instead of failing with
     /// "database is locked" when the first upgrades from reading to writing.
     pub(crate) async fn begin(db: &Database) -> Result<Tx, BackendError> {
         Ok(match db {
-            Database::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Database::Sqlite(pool) => Tx::Sqlite(pool.begin_with(SQLITE_BEGIN).await?),
             Database::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

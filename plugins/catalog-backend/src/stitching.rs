@@ -32,6 +32,9 @@ pub use graph::{AncestryItem, AncestryResponse};
 
 /// How long the worker waits before looking for work again when the queue is idle.
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// The shortest wait between two looks at the queue, so that a row due in the
+/// past but leased elsewhere does not make the worker spin.
+const MIN_POLL_MS: u64 = 10;
 /// How long the worker waits after a failed batch; its rows stay leased and
 /// return to the queue when the lease runs out.
 const ERROR_BACKOFF: Duration = Duration::from_secs(1);
@@ -67,8 +70,17 @@ impl CatalogEngine {
         tokio::spawn(async move {
             while !shutdown.is_cancelled() {
                 // The run returns once the queue has nothing due.
-                let pause = match engine.stitch_while_busy(Some(&shutdown)).await {
-                    Ok(_) => IDLE_POLL,
+                let pause = match engine.stitch_while_busy(Some(&shutdown), false).await {
+                    // Rows put off by a busy processing loop become due at
+                    // known times: wake up for the first of them.
+                    Ok(_) => match engine.next_stitch_due().await {
+                        Ok(Some(due)) => {
+                            let wait =
+                                u64::try_from(due.saturating_sub(crate::db::now_ms())).unwrap_or(0);
+                            IDLE_POLL.min(Duration::from_millis(wait.max(MIN_POLL_MS)))
+                        }
+                        Ok(None) | Err(_) => IDLE_POLL,
+                    },
                     Err(e) => {
                         engine.logger.warn(&format!("Stitching failed: {e}"));
                         ERROR_BACKOFF
@@ -82,10 +94,11 @@ impl CatalogEngine {
         })
     }
 
-    /// Stitches batches until no due queue row is left (rows leased by another
-    /// worker are not waited for). For tests and the benchmark.
+    /// Stitches batches until no queue row is left, including rows the
+    /// processing loop put off to a later time (rows leased by another worker
+    /// are not waited for). For tests and the benchmark.
     pub async fn stitch_pending_until_idle(&self) -> Result<StitchStats, BackendError> {
-        self.stitch_while_busy(None).await
+        self.stitch_while_busy(None, true).await
     }
 
     /// An engine over `db` with default settings, no processors and no

@@ -4,6 +4,7 @@
 //! Also the two in-memory uses of it: validate-entity and the dry run of a location.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::sync::Arc;
 
 use greenroom_backend_plugin_api::BackendError;
 use greenroom_catalog_model::annotations::{
@@ -20,7 +21,7 @@ use greenroom_catalog_model::location::{
 use greenroom_catalog_model::location_ref::{LocationRef, parse_location_ref};
 use greenroom_catalog_model::problem::ProblemKind;
 use greenroom_catalog_model::validation::EntityValidator;
-use greenroom_plugin_catalog_node::{Emitter, ProcessingContext, ProcessorEmit};
+use greenroom_plugin_catalog_node::{CatalogProcessor, Emitter, ProcessingContext, ProcessorEmit};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -84,10 +85,13 @@ impl Outcome {
         if !self.ok() {
             return hash_json(&json!({ "errors": self.errors }));
         }
+        // Each child's own content hash stands for its entity: the same
+        // content gives the same hash without copying and serializing every
+        // child again (a Location of a bulk load emits the whole catalog).
         let children: Vec<Value> = self
             .children
             .iter()
-            .map(|c| json!({"entity": c.entity, "locationKey": c.location_key}))
+            .map(|c| json!({"hash": c.hash, "locationKey": c.location_key}))
             .collect();
         hash_json(&json!({
             "errors": self.errors,
@@ -141,6 +145,38 @@ fn annotation<'v>(entity: &'v Value, key: &str) -> Option<&'v str> {
         .get("annotations")?
         .get(key)?
         .as_str()
+}
+
+/// Reads one target of a Location entity: the first processor that handles it
+/// wins. Returns what it emitted and the error, if any.
+async fn read_target(
+    processors: Vec<Arc<dyn CatalogProcessor>>,
+    spec: LocationSpec,
+    context: ProcessingContext,
+) -> (Vec<ProcessorEmit>, Option<ProcessingErrorBody>) {
+    let mut emitter = Emitter::default();
+    let optional = spec.presence == Presence::Optional;
+    for processor in &processors {
+        match processor
+            .read_location(&spec, optional, &context, &mut emitter)
+            .await
+        {
+            Ok(true) => return (emitter.into_items(), None),
+            Ok(false) => {}
+            Err(e) => {
+                let stage = format!("reading {}:{}", spec.location_type, spec.target);
+                return (
+                    emitter.into_items(),
+                    Some(caused_by(processor.name(), &stage, &e)),
+                );
+            }
+        }
+    }
+    let error = input(format!(
+        "No processor was able to handle reading of {}:{}",
+        spec.location_type, spec.target
+    ));
+    (emitter.into_items(), Some(error))
 }
 
 impl CatalogEngine {
@@ -238,42 +274,32 @@ impl CatalogEngine {
             ))]);
         }
 
-        // 6. Location targets.
+        // 6. Location targets. Each target is read on its own task, so that a
+        // Location listing many files parses them on every core (a bulk load
+        // starts with one such entity, and reading it alone was the longest
+        // serial step of the ingest); what they emit is merged in target order.
         let mut errors = Vec::new();
         if entity.get("kind").and_then(Value::as_str) == Some("Location") {
+            let mut reads = Vec::new();
             for target in location_entity_targets(&entity, &context.location) {
-                let spec = match target {
-                    Ok(spec) => spec,
-                    Err(problem) => {
-                        errors.push(input(problem.message));
-                        continue;
-                    }
-                };
-                let optional = spec.presence == Presence::Optional;
-                let mut handled = false;
-                for processor in &self.processors {
-                    match processor
-                        .read_location(&spec, optional, &context, &mut emitter)
-                        .await
-                    {
-                        Ok(true) => {
-                            handled = true;
-                            break;
-                        }
-                        Ok(false) => {}
-                        Err(e) => {
-                            let stage = format!("reading {}:{}", spec.location_type, spec.target);
-                            errors.push(caused_by(processor.name(), &stage, &e));
-                            handled = true;
-                            break;
-                        }
-                    }
+                match target {
+                    Ok(spec) => reads.push(tokio::spawn(read_target(
+                        self.processors.clone(),
+                        spec,
+                        context.clone(),
+                    ))),
+                    Err(problem) => errors.push(input(problem.message)),
                 }
-                if !handled {
-                    errors.push(input(format!(
-                        "No processor was able to handle reading of {}:{}",
-                        spec.location_type, spec.target
-                    )));
+            }
+            for read in reads {
+                match read.await {
+                    Ok((items, error)) => {
+                        for item in items {
+                            emitter.emit(item);
+                        }
+                        errors.extend(error);
+                    }
+                    Err(e) => errors.push(input(format!("Reading a location target failed: {e}"))),
                 }
             }
         }

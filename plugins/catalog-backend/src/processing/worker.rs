@@ -26,6 +26,14 @@ const BATCH_SIZE: i64 = 500;
 const CONCURRENCY: usize = 8;
 /// How long the loop waits when nothing is due.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How far stitching is put off while a backlog is being processed (a full
+/// batch was claimed). During a bulk load most entities are touched again soon
+/// by their relation peers (a team by each component it owns, an API by each
+/// consumer); putting their stitches off lets the stitch queue collapse those
+/// into one, instead of restitching every hub once per batch. Once the backlog
+/// is gone (a batch smaller than [`BATCH_SIZE`], such as a single refreshed
+/// location) stitches are due at once.
+const BUSY_STITCH_DELAY_MS: i64 = 1_000;
 
 /// A claimed row.
 #[derive(Debug)]
@@ -35,6 +43,9 @@ struct Claimed {
     unprocessed: String,
     result_hash: Option<String>,
 }
+
+/// Claimed rows with the current parents of each (see `parents_of`).
+type ClaimedBatch = (Vec<Claimed>, HashMap<String, Vec<String>>);
 
 /// A claimed row after processing.
 #[derive(Debug)]
@@ -53,23 +64,63 @@ impl CatalogEngine {
             if engine.settings.processing_interval.is_none() {
                 return;
             }
+            // A processed batch waiting to be written. Each batch is written
+            // while the next one is processed, so that the processors keep the
+            // cores busy while the database takes the writes.
+            let mut ready: Option<(Vec<Done>, bool)> = None;
             while !shutdown.is_cancelled() {
-                let wait = match engine.process_batch().await {
-                    Ok(0) => true,
-                    Ok(_) => false,
+                let next = match engine.claim_batch().await {
+                    Ok(next) => next,
                     Err(e) => {
                         engine
                             .logger
-                            .error(&format!("Processing batch failed: {e}"));
-                        true
+                            .error(&format!("Claiming a processing batch failed: {e}"));
+                        None
                     }
                 };
-                if wait {
+                let claimed_any = next.is_some();
+                let wrote = ready.is_some();
+                let (written, processed) = match (ready.take(), next) {
+                    (Some((done, busy)), Some(batch)) => {
+                        let (written, processed) =
+                            tokio::join!(engine.write_results(done, busy), engine.run_batch(batch));
+                        (Some(written), Some(processed))
+                    }
+                    (Some((done, busy)), None) => {
+                        (Some(engine.write_results(done, busy).await), None)
+                    }
+                    (None, Some(batch)) => (None, Some(engine.run_batch(batch).await)),
+                    (None, None) => (None, None),
+                };
+                if let Some(Err(e)) = written {
+                    engine
+                        .logger
+                        .error(&format!("Processing batch failed: {e}"));
+                }
+                match processed {
+                    Some(Ok(batch)) => ready = Some(batch),
+                    Some(Err(e)) => engine
+                        .logger
+                        .error(&format!("Processing batch failed: {e}")),
+                    None => {}
+                }
+                // Only an idle round waits: a write may just have made new
+                // children due.
+                if !claimed_any && ready.is_none() && !wrote {
                     tokio::select! {
                         () = shutdown.cancelled() => break,
                         () = tokio::time::sleep(IDLE_POLL) => {}
                     }
                 }
+            }
+            // A batch processed before the shutdown is still written: its rows
+            // are leased and would otherwise wait out the lease.
+            if let Some((done, busy)) = ready
+                && let Err(e) = engine.write_results(done, busy).await
+            {
+                engine
+                    .logger
+                    .error(&format!("Processing batch failed: {e}"));
             }
         })
     }
@@ -103,12 +154,33 @@ impl CatalogEngine {
 
     /// Claims, processes and writes one batch; returns how many rows it claimed.
     async fn process_batch(self: &Arc<Self>) -> Result<usize, BackendError> {
+        let Some(batch) = self.claim_batch().await? else {
+            return Ok(0);
+        };
+        let count = batch.0.len();
+        let (done, busy) = self.run_batch(batch).await?;
+        self.write_results(done, busy).await?;
+        Ok(count)
+    }
+
+    /// Claims a batch and reads the current parents of its entities; `None`
+    /// when nothing is due.
+    async fn claim_batch(&self) -> Result<Option<ClaimedBatch>, BackendError> {
         let claimed = self.claim().await?;
         if claimed.is_empty() {
-            return Ok(0);
+            return Ok(None);
         }
-        let count = claimed.len();
         let parents = self.parents_of(&claimed).await?;
+        Ok(Some((claimed, parents)))
+    }
+
+    /// Runs the orchestrator on every entity of a claimed batch; returns the
+    /// results and whether the batch was full (a backlog is being worked off).
+    async fn run_batch(
+        self: &Arc<Self>,
+        (claimed, parents): ClaimedBatch,
+    ) -> Result<(Vec<Done>, bool), BackendError> {
+        let count = claimed.len();
         let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tasks = JoinSet::new();
         for (i, item) in claimed.iter().enumerate() {
@@ -152,8 +224,8 @@ impl CatalogEngine {
                 })
             })
             .collect();
-        self.write_results(done).await?;
-        Ok(count)
+        let busy = count >= usize::try_from(BATCH_SIZE).unwrap_or(usize::MAX);
+        Ok((done, busy))
     }
 
     /// Claims up to a batch of due rows, moving their `next_update_at` past the lease.
@@ -229,7 +301,7 @@ impl CatalogEngine {
     }
 
     /// Writes one batch's results in one transaction (spec §8.4, §8.6).
-    async fn write_results(&self, done: Vec<Done>) -> Result<(), BackendError> {
+    async fn write_results(&self, done: Vec<Done>, busy: bool) -> Result<(), BackendError> {
         let changed: Vec<&Done> = done
             .iter()
             .filter(|d| d.claimed.result_hash.as_deref() != Some(d.hash.as_str()))
@@ -265,8 +337,13 @@ impl CatalogEngine {
             self.write_succeeded(&mut tx, &succeeded, now, &mut stitch)
                 .await?;
         }
+        let at = if busy {
+            now + BUSY_STITCH_DELAY_MS
+        } else {
+            now
+        };
         let stitch: Vec<String> = stitch.into_iter().collect();
-        enqueue_stitch(&mut tx, &stitch, now).await?;
+        enqueue_stitch(&mut tx, &stitch, at).await?;
         tx.commit().await
     }
 

@@ -19,6 +19,9 @@ use crate::engine::CatalogEngine;
 const BATCH_SIZE: i64 = 1000;
 /// How long a claim is ours; after that another worker may take the rows over.
 const LEASE_MS: i64 = 60_000;
+/// How far ahead a draining claim looks: rows put off by processing are due
+/// within a second or so, leased rows only when their lease runs out.
+const DRAIN_HORIZON_MS: i64 = 10_000;
 /// Attempts per batch: a PostgreSQL deadlock with a concurrent deletion aborts
 /// one transaction, and the batch is simply redone.
 const ATTEMPTS: usize = 3;
@@ -64,12 +67,14 @@ impl CatalogEngine {
     /// Stitches batches back to back until a claim finds nothing due (or
     /// `stop` is cancelled), overlapping each batch's write with the read of
     /// the next one: reads do not wait for the writer on either database.
+    /// With `drain`, rows put off to a later time count as due too.
     pub(super) async fn stitch_while_busy(
         &self,
         stop: Option<&CancellationToken>,
+        drain: bool,
     ) -> Result<StitchStats, BackendError> {
         let mut total = StitchStats::default();
-        let Some(claim) = self.claim_stitch_batch().await? else {
+        let Some(claim) = self.claim_stitch_batch(drain).await? else {
             return Ok(total);
         };
         let plans = self.plan_stitches(&claim.refs).await;
@@ -81,7 +86,7 @@ impl CatalogEngine {
             let next_claim = if stop.is_some_and(CancellationToken::is_cancelled) {
                 None
             } else {
-                self.claim_stitch_batch().await?
+                self.claim_stitch_batch(drain).await?
             };
             let (written, next) = match next_claim {
                 Some(next_claim) => {
@@ -101,6 +106,16 @@ impl CatalogEngine {
                 None => return Ok(total),
             }
         }
+    }
+
+    /// When the earliest row still queued becomes due (`None` for an empty queue).
+    pub(super) async fn next_stitch_due(&self) -> Result<Option<i64>, BackendError> {
+        let row: (Option<i64>,) = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT MIN(next_stitch_at) FROM stitch_queue"
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(row.0)
     }
 
     /// Writes a planned batch; a failed attempt (a PostgreSQL deadlock with a
@@ -130,9 +145,11 @@ impl CatalogEngine {
         }
     }
 
-    /// Leases up to [`BATCH_SIZE`] due rows to a fresh ticket.
-    async fn claim_stitch_batch(&self) -> Result<Option<Claim>, BackendError> {
+    /// Leases up to [`BATCH_SIZE`] due rows to a fresh ticket; with `drain`,
+    /// rows put off to a later time too (but not rows another worker leased).
+    async fn claim_stitch_batch(&self, drain: bool) -> Result<Option<Claim>, BackendError> {
         let now = now_ms();
+        let due_by = if drain { now + DRAIN_HORIZON_MS } else { now };
         let lease_until = now + LEASE_MS;
         let ticket = uuid::Uuid::new_v4().to_string();
         // PostgreSQL workers skip each other's rows; SQLite runs one writer at a
@@ -152,7 +169,7 @@ impl CatalogEngine {
         ))
         .bind(lease_until)
         .bind(&ticket)
-        .bind(now)
+        .bind(due_by)
         .bind(BATCH_SIZE)
         .fetch_all(pool)
         .await)?;
