@@ -1265,6 +1265,52 @@ test('analyzeLocation: a repository without catalog files gets a suggested Compo
   assert.ok(policy, 'the suggestion passes the field format policy');
 });
 
+test('queryLocations and streamLocations: id order, keyset cursors, totals on every page, queries kept in the cursor', async () => {
+  // Locations whose files do not exist are still registered (their Location
+  // entity fails processing and is never served).
+  const added = [];
+  try {
+    for (const name of ['a', 'b', 'c']) {
+      added.push((await catalog.addLocation({ target: `${sourceBase}/missing-${name}.yaml` })).location);
+    }
+    const ids = added.map(l => l.id).sort();
+    const pages = [];
+    let page = await catalog.queryLocations({ limit: 1 });
+    pages.push(page);
+    while (page.pageInfo.nextCursor) {
+      assert.ok(pages.length < 10, 'paging terminates');
+      // The cursor is base64 JSON of the page size and the last id, as upstream writes it.
+      assert.deepEqual(JSON.parse(Buffer.from(page.pageInfo.nextCursor, 'base64').toString()), {
+        limit: 1,
+        afterId: page.items[0].id,
+      });
+      page = await catalog.queryLocations({ cursor: page.pageInfo.nextCursor });
+      pages.push(page);
+    }
+    assert.deepEqual(pages.map(p => p.items.map(l => l.id)), ids.map(id => [id]));
+    assert.ok(pages.every(p => p.totalItems === 3));
+    assert.deepEqual(pages[pages.length - 1].pageInfo, {});
+
+    const streamed = [];
+    for await (const p of catalog.streamLocations({ limit: 2 })) streamed.push(p.map(l => l.id));
+    assert.deepEqual(streamed, [ids.slice(0, 2), ids.slice(2)]);
+
+    // A query is carried by the cursor.
+    const query = { target: { $hasPrefix: `${sourceBase}/MISSING-`.toUpperCase() }, $not: { target: { $hasPrefix: `${sourceBase}/missing-b` } } };
+    const first = await catalog.queryLocations({ limit: 1, query });
+    assert.equal(first.totalItems, 2);
+    const second = await catalog.queryLocations({ cursor: first.pageInfo.nextCursor });
+    const both = [...first.items, ...second.items].map(l => l.target).sort();
+    assert.deepEqual(both, [`${sourceBase}/missing-a.yaml`, `${sourceBase}/missing-c.yaml`]);
+    assert.deepEqual(second.pageInfo, {});
+
+    await rejectsWith(catalog.queryLocations({ cursor: 'garbage!' }), 400, 'InputError', 'Malformed cursor, unknown encoding');
+  } finally {
+    for (const location of added) await catalog.removeLocationById(location.id);
+  }
+  assert.deepEqual(await catalog.queryLocations(), { items: [], totalItems: 0, pageInfo: {} });
+});
+
 test('filters, predicates and facets agree with Backstage\'s own search flattening, including unusual data', async () => {
   // A second registered location with data the examples lack: another namespace,
   // mixed-case names and values, numbers, booleans, nulls, an over-long value,
