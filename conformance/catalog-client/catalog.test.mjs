@@ -7,6 +7,7 @@
 //   GREENROOM_DRY_RUN_URL  URL of a two-entity descriptor (a Component and a Resource);
 //                          next to it, edge.yaml holds the unusual data of the
 //                          differential filter test (see EDGE_FILE in conformance.rs)
+//                          and relations.yaml the relations test (RELATIONS_FILE)
 //   GREENROOM_EXAMPLE_ENTITIES  (optional) the entity count the harness waited for
 //
 // Every entity the client returns is checked with @backstage/catalog-model's own
@@ -148,6 +149,8 @@ const countsOf = buckets => Object.fromEntries(buckets.map(({ value, count }) =>
 const sourceBase = dryRunUrl.slice(0, dryRunUrl.lastIndexOf('/'));
 /** A descriptor next to the dry-run file with unusual data (the harness writes both). */
 const edgeUrl = `${sourceBase}/edge.yaml`;
+/** A descriptor next to it with one entity of every kind and every relation field. */
+const relationsUrl = `${sourceBase}/relations.yaml`;
 
 /**
  * Asserts that `promise` rejects the way the client turns a Backstage error
@@ -1309,6 +1312,91 @@ test('queryLocations and streamLocations: id order, keyset cursors, totals on ev
     for (const location of added) await catalog.removeLocationById(location.id);
   }
   assert.deepEqual(await catalog.queryLocations(), { items: [], totalItems: 0, pageInfo: {} });
+});
+
+test('relations of every built-in kind, with default kinds and namespaces filled in as Backstage does', async () => {
+  const added = await catalog.addLocation({ target: relationsUrl });
+  try {
+    const expected = {
+      'api:rel/rel-api': ['apiProvidedBy component:rel/rel-a', 'ownedBy group:rel/rel-team', 'partOf system:rel/rel-sys'],
+      'component:rel/rel-a': [
+        'consumesApi api:default/vessel-telemetry',
+        'dependencyOf component:rel/rel-b',
+        'dependsOn component:default/vessel-tracker',
+        'dependsOn resource:rel/rel-db',
+        'ownedBy user:rel/jane',
+        'partOf component:rel/rel-b',
+        'partOf system:rel/rel-sys',
+        'providesApi api:rel/rel-api',
+      ],
+      'component:rel/rel-b': [
+        'dependencyOf resource:rel/rel-db',
+        'dependsOn component:rel/rel-a',
+        'hasPart component:rel/rel-a',
+        'ownedBy group:default/harbour-ops-team',
+      ],
+      'domain:rel/rel-dom': ['hasPart system:rel/rel-sys', 'ownedBy group:rel/rel-team', 'partOf domain:default/harbour-operations'],
+      'group:rel/rel-sub': ['childOf group:rel/rel-team', 'hasMember user:rel/jane'],
+      'group:rel/rel-team': [
+        'childOf group:default/harbour-ops-team',
+        'hasMember user:default/ingrid-solberg',
+        'hasMember user:rel/jane',
+        'ownerOf api:rel/rel-api',
+        'ownerOf domain:rel/rel-dom',
+        'ownerOf resource:rel/rel-db',
+        'ownerOf system:rel/rel-sys',
+        'parentOf group:rel/rel-sub',
+      ],
+      'resource:rel/rel-db': [
+        'dependencyOf component:rel/rel-a',
+        'dependsOn component:rel/rel-b',
+        'ownedBy group:rel/rel-team',
+        'partOf system:rel/rel-sys',
+      ],
+      'system:rel/rel-sys': [
+        'hasPart api:rel/rel-api',
+        'hasPart component:rel/rel-a',
+        'hasPart resource:rel/rel-db',
+        'ownedBy group:rel/rel-team',
+        'partOf domain:rel/rel-dom',
+      ],
+      'user:rel/jane': ['memberOf group:rel/rel-sub', 'memberOf group:rel/rel-team', 'ownerOf component:rel/rel-a'],
+    };
+    const described = e => e.relations.map(r => `${r.type} ${r.targetRef}`);
+    let served = [];
+    for (let i = 0; i < 200; i += 1) {
+      served = (await catalog.getEntities({ filter: { 'metadata.namespace': 'rel' } })).items;
+      const done = Object.entries(expected).every(([ref, relations]) => {
+        const e = served.find(x => refOf(x) === ref);
+        return e && e.relations.length === relations.length;
+      });
+      if (done) break;
+      await new Promise(r => setTimeout(r, 100));
+    }
+    await validateAll(served);
+    // rel-bad-dep names a dependency without a kind: its processing fails and it is never served.
+    assert.deepEqual(sorted(served.map(refOf)), Object.keys(expected).sort());
+    for (const e of served) assert.deepEqual(described(e), expected[refOf(e)], refOf(e));
+
+    // The other ends of relations into the examples are stitched too.
+    const into = async ref => described(await catalog.getEntityByRef(ref)).filter(r => r.includes(':rel/'));
+    assert.deepEqual(await into('api:default/vessel-telemetry'), ['apiConsumedBy component:rel/rel-a']);
+    assert.deepEqual(await into('component:default/vessel-tracker'), ['dependencyOf component:rel/rel-a']);
+    assert.deepEqual(await into('group:default/harbour-ops-team'), ['ownerOf component:rel/rel-b', 'parentOf group:rel/rel-team']);
+    assert.deepEqual(await into('user:default/ingrid-solberg'), ['memberOf group:rel/rel-team']);
+    assert.deepEqual(await into('domain:default/harbour-operations'), ['hasPart domain:rel/rel-dom']);
+  } finally {
+    await catalog.removeLocationById(added.location.id);
+  }
+  // Removal restitches the examples (soon after, as upstream's deferred
+  // stitching does): no relation into the removed entities is left.
+  let leftovers;
+  for (let i = 0; i < 200; i += 1) {
+    leftovers = (await catalog.getEntities()).items.flatMap(e => e.relations.filter(r => r.targetRef.includes(':rel/')));
+    if (leftovers.length === 0) break;
+    await new Promise(r => setTimeout(r, 100));
+  }
+  assert.deepEqual(leftovers, []);
 });
 
 test('filters, predicates and facets agree with Backstage\'s own search flattening, including unusual data', async () => {

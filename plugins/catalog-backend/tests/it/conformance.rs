@@ -99,6 +99,117 @@ spec:
   owner: platform
 ";
 
+/// One entity of every built-in kind in namespace `rel`, using every relation
+/// field with kinds and namespaces left to their defaults, plus one Component
+/// whose `dependsOn` lacks a kind (its processing fails), for the relations test.
+const RELATIONS_FILE: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: rel-a
+  namespace: rel
+spec:
+  type: library
+  lifecycle: production
+  owner: user:jane
+  subcomponentOf: rel-b
+  providesApis: [rel-api]
+  consumesApis: ['api:default/vessel-telemetry']
+  dependsOn: ['resource:rel-db', 'component:default/vessel-tracker']
+  dependencyOf: ['component:rel-b']
+  system: rel-sys
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: rel-bad-dep
+  namespace: rel
+spec:
+  type: library
+  lifecycle: production
+  owner: jane
+  dependsOn: ['rel-db']
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: rel-b
+  namespace: rel
+spec:
+  type: service
+  lifecycle: production
+  owner: group:default/harbour-ops-team
+---
+apiVersion: backstage.io/v1alpha1
+kind: API
+metadata:
+  name: rel-api
+  namespace: rel
+spec:
+  type: openapi
+  lifecycle: production
+  owner: rel-team
+  definition: \"openapi: 3.0.0\"
+  system: rel-sys
+---
+apiVersion: backstage.io/v1alpha1
+kind: Resource
+metadata:
+  name: rel-db
+  namespace: rel
+spec:
+  type: database
+  owner: rel-team
+  dependsOn: ['component:rel-b']
+  dependencyOf: ['component:rel-a']
+  system: rel-sys
+---
+apiVersion: backstage.io/v1alpha1
+kind: System
+metadata:
+  name: rel-sys
+  namespace: rel
+spec:
+  owner: rel-team
+  domain: rel-dom
+---
+apiVersion: backstage.io/v1alpha1
+kind: Domain
+metadata:
+  name: rel-dom
+  namespace: rel
+spec:
+  owner: rel-team
+  subdomainOf: default/harbour-operations
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: rel-team
+  namespace: rel
+spec:
+  type: team
+  parent: default/harbour-ops-team
+  children: [rel-sub]
+  members: [jane, 'user:default/ingrid-solberg']
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: rel-sub
+  namespace: rel
+spec:
+  type: team
+  children: []
+---
+apiVersion: backstage.io/v1alpha1
+kind: User
+metadata:
+  name: jane
+  namespace: rel
+spec:
+  memberOf: [rel-sub]
+";
+
 /// Both database runs would otherwise race on installing `node_modules`.
 static NPM_INSTALL: Mutex<()> = Mutex::new(());
 
@@ -145,6 +256,7 @@ async fn run(database: Value, name: &str) {
     std::fs::write(files.path().join("dry-run.yaml"), DRY_RUN_FILE).expect("write");
     let edge = EDGE_FILE.replace("{long}", &"x".repeat(250));
     std::fs::write(files.path().join("edge.yaml"), edge).expect("write");
+    std::fs::write(files.path().join("relations.yaml"), RELATIONS_FILE).expect("write");
     let remote = serve_dir(files.path().to_path_buf()).await;
     // As in Backstage, an allowed host is matched with its port.
     let (remote_base, remote_host) = (remote.base.clone(), remote.host.clone());
