@@ -962,6 +962,30 @@ test('queryEntities: totalItems, offset, limit 0, order fields, full-text defaul
   const systems = bySystem.items.map(e => e.spec.system);
   assert.deepEqual(systems, [...systems].sort().reverse());
 
+  // Default orders and tie-breaks: by-query sorts by uid; an order field's ties
+  // go by uid in the same direction. The paginated legacy list sorts by entity
+  // ref, and its ties go by uid ascending whatever the direction.
+  const isSorted = (xs, cmp) => xs.every((x, i) => i === 0 || cmp(xs[i - 1], x) < 0);
+  const byText = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  const uids = (await catalog.queryEntities({ limit: 100 })).items.map(e => e.metadata.uid);
+  assert.equal(uids.length, EXAMPLE_TOTAL);
+  assert.ok(isSorted(uids, byText), 'by-query defaults to uid order');
+  for (const direction of ['asc', 'desc']) {
+    const sign = direction === 'asc' ? 1 : -1;
+    const items = (await catalog.queryEntities({ limit: 100, orderFields: { field: 'kind', order: direction } })).items;
+    assert.ok(
+      isSorted(items, (a, b) => sign * (byText(a.kind.toLowerCase(), b.kind.toLowerCase()) || byText(a.metadata.uid, b.metadata.uid))),
+      `by-query ${direction}: kind, then uid ${direction}`,
+    );
+    const legacy = (await catalog.getEntities({ limit: 100, order: { field: 'kind', order: direction } })).items;
+    assert.ok(
+      isSorted(legacy, (a, b) => sign * byText(a.kind.toLowerCase(), b.kind.toLowerCase()) || byText(a.metadata.uid, b.metadata.uid)),
+      `legacy ${direction}: kind, then uid ascending`,
+    );
+  }
+  const refs = (await catalog.getEntities({ limit: 100 })).items.map(refOf);
+  assert.deepEqual(refs, [...refs].sort(), 'the paginated legacy list defaults to entity ref order');
+
   // Only the first of several order fields is applied.
   const twoFields = await catalog.queryEntities({
     filter: { kind: ['user', 'group'] },
