@@ -8,6 +8,7 @@
 //                          next to it, edge.yaml holds the unusual data of the
 //                          differential filter test (see EDGE_FILE in conformance.rs)
 //                          and relations.yaml the relations test (RELATIONS_FILE)
+//   GREENROOM_SOURCE_DIR   the folder those files are served from (a test edits a file there)
 //   GREENROOM_EXAMPLE_ENTITIES  (optional) the entity count the harness waited for
 //
 // Every entity the client returns is checked with @backstage/catalog-model's own
@@ -21,6 +22,8 @@
 // the stored-entity invariants (explicit namespace, uid and etag present).
 
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -51,6 +54,8 @@ const base = process.env.GREENROOM_CATALOG_URL;
 const dryRunUrl = process.env.GREENROOM_DRY_RUN_URL;
 assert.ok(base, 'GREENROOM_CATALOG_URL must name the catalog API');
 assert.ok(dryRunUrl, 'GREENROOM_DRY_RUN_URL must name a descriptor to dry-run');
+const sourceDir = process.env.GREENROOM_SOURCE_DIR;
+assert.ok(sourceDir, 'GREENROOM_SOURCE_DIR must name the folder the dry-run file is served from');
 
 const catalog = new CatalogClient({
   discoveryApi: {
@@ -1421,6 +1426,81 @@ test('relations of every built-in kind, with default kinds and namespaces filled
     await new Promise(r => setTimeout(r, 100));
   }
   assert.deepEqual(leftovers, []);
+});
+
+test('processing errors: the last good entity stays, with a status item; a broken file errs on its Location', async () => {
+  const file = join(sourceDir, 'status.yaml');
+  const descriptor = tags => `apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: status-probe
+  tags: [${tags}]
+spec:
+  type: service
+  lifecycle: production
+  owner: harbour-ops-team
+`;
+  writeFileSync(file, descriptor('good'));
+  const added = await catalog.addLocation({ target: `${sourceBase}/status.yaml` });
+  const poll = async (read, done) => {
+    let value;
+    for (let i = 0; i < 200; i += 1) {
+      value = await read();
+      if (done(value)) return value;
+      await new Promise(r => setTimeout(r, 100));
+    }
+    assert.fail(`timed out; last seen ${JSON.stringify(value)}`);
+  };
+  try {
+    const good = await poll(() => catalog.getEntityByRef('component:default/status-probe'), Boolean);
+    await validate(good);
+    assert.equal(good.status, undefined, 'no status without errors');
+
+    // An invalid tag: the served entity keeps its last good content and gains an error.
+    writeFileSync(file, descriptor('Bad Tag'));
+    await catalog.refreshEntity('component:default/status-probe');
+    const failing = await poll(() => catalog.getEntityByRef('component:default/status-probe'), e => e?.status);
+    await validate(failing);
+    assert.deepEqual(failing.metadata.tags, ['good']);
+    assert.equal(failing.metadata.uid, good.metadata.uid);
+    assert.notEqual(failing.metadata.etag, good.metadata.etag, 'a new error is a visible change');
+    assert.equal(failing.status.items.length, 1);
+    const [item] = failing.status.items;
+    assert.equal(item.type, 'backstage.io/catalog-processing');
+    assert.equal(item.level, 'error');
+    assert.equal(item.error.name, 'InputError');
+    assert.equal(item.message, `${item.error.name}: ${item.error.message}`);
+    assert.match(
+      item.error.message,
+      /^Policy check failed for component:default\/status-probe; caused by Error: "tags\.0" is not valid; .*"Bad Tag"/,
+    );
+    // Like upstream's search flattening, status is not indexed: no filter sees it.
+    assert.deepEqual((await catalog.getEntities({ filter: { 'status.items.level': 'error' } })).items, []);
+
+    // An unparseable file: the error lands on the Location that reads it; the entity is unchanged.
+    writeFileSync(file, 'kind: [');
+    await catalog.refreshEntity('component:default/status-probe');
+    const location = await poll(() => catalog.getEntityByRef(added.location.entityRef), e => e?.status);
+    assert.equal(location.status.items.length, 1);
+    assert.equal(location.status.items[0].type, 'backstage.io/catalog-processing');
+    assert.equal(location.status.items[0].level, 'error');
+    assert.equal(location.status.items[0].message, `${location.status.items[0].error.name}: ${location.status.items[0].error.message}`);
+    const kept = await catalog.getEntityByRef('component:default/status-probe');
+    assert.deepEqual(kept.metadata.tags, ['good']);
+    assert.equal(kept.metadata.annotations['backstage.io/orphan'], undefined);
+
+    // Fixed again: every status item goes away.
+    writeFileSync(file, descriptor('fixed'));
+    await catalog.refreshEntity('component:default/status-probe');
+    const fixed = await poll(
+      () => catalog.getEntityByRef('component:default/status-probe'),
+      e => e?.metadata.tags?.[0] === 'fixed' && !e.status,
+    );
+    await validate(fixed);
+    await poll(() => catalog.getEntityByRef(added.location.entityRef), e => e && !e.status);
+  } finally {
+    await catalog.removeLocationById(added.location.id);
+  }
 });
 
 test('filters, predicates and facets agree with Backstage\'s own search flattening, including unusual data', async () => {

@@ -341,6 +341,8 @@ async fn run(database: Value, name: &str) {
     let dir = repo_root().join("conformance/catalog-client");
     let node_dir = dir.clone();
     let dry_run_url = format!("{remote_base}/dry-run.yaml");
+    // The Node test edits a served file to see processing errors come and go.
+    let source_dir = files.path().to_path_buf();
     let started = Instant::now();
     let output = tokio::task::spawn_blocking(move || {
         ensure_node_modules(&node_dir);
@@ -349,6 +351,7 @@ async fn run(database: Value, name: &str) {
             .current_dir(&node_dir)
             .env("GREENROOM_CATALOG_URL", base)
             .env("GREENROOM_DRY_RUN_URL", dry_run_url)
+            .env("GREENROOM_SOURCE_DIR", source_dir)
             .env("GREENROOM_EXAMPLE_ENTITIES", EXAMPLE_ENTITIES.to_string())
             .output()
     })
