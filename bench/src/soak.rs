@@ -4,8 +4,9 @@
 //! requested duration, 8 connections send a rotating mix of read requests while a
 //! separate task edits one entity in a file of 500 entities, registered as its own
 //! location, and refreshes that location every few seconds. The process's
-//! resident memory is sampled once a minute; the report gives it at the start of
-//! the load, at every sample, and at the end, with the growth in percent.
+//! resident memory is sampled every two seconds; the report gives it at the start
+//! of the load, each minute's lowest and highest sample, and the growth of the
+//! lowest from the first minute to the last.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -78,6 +79,26 @@ async fn total_items(client: &reqwest::Client, base: &str) -> anyhow::Result<u64
         .json()
         .await?;
     Ok(body["totalItems"].as_u64().unwrap_or(0))
+}
+
+/// Samples the resident set every two seconds until `stop`; returns each minute's
+/// lowest and highest sample (a last, partial minute included).
+async fn sample_rss(stop: Arc<AtomicBool>) -> Vec<(f64, f64)> {
+    let mut minutes: Vec<(f64, f64)> = Vec::new();
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let rss = rss_mib();
+        let minute = usize::try_from(started.elapsed().as_secs() / 60).unwrap_or(usize::MAX);
+        match minutes.get_mut(minute) {
+            Some((floor, top)) => {
+                *floor = floor.min(rss);
+                *top = top.max(rss);
+            }
+            None => minutes.push((rss, rss)),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    minutes
 }
 
 /// The read mix: look-ups, filtered pages, ordered pages, projections, full text and
@@ -268,30 +289,20 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         Arc::clone(&stop),
     ));
     let load_started = Instant::now();
-    let mut samples: Vec<f64> = Vec::new();
+    let sampler = tokio::spawn(sample_rss(Arc::clone(&stop)));
     let mut requests = 0usize;
-    let mut next_sample = Duration::from_secs(60);
     let mut p99s = Vec::new();
     while load_started.elapsed() < options.duration {
         // Slices of a few thousand requests keep the clock checks frequent.
         let result = load::run(&urls, options.connections, 4_000).await?;
         requests += result.requests;
         p99s.push(result.p99);
-        if load_started.elapsed() >= next_sample {
-            let rss = rss_mib();
-            say(&format!(
-                "  minute {:>3}: RSS {rss:>8.1} MiB, {requests} requests so far",
-                next_sample.as_secs() / 60
-            ));
-            samples.push(rss);
-            next_sample += Duration::from_secs(60);
-        }
     }
     stop.store(true, Ordering::Relaxed);
     let log = refreshes.await??;
     let elapsed = load_started.elapsed();
     let end_rss = rss_mib();
-    let peak = samples.iter().copied().fold(end_rss, f64::max);
+    let minutes = sampler.await?;
     p99s.sort();
     let visible: Vec<Duration> = log.visible_after.iter().filter_map(|d| *d).collect();
     let median_visible = (!visible.is_empty()).then(|| crate::median(visible.clone()));
@@ -311,18 +322,27 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
             d.as_secs_f64() * 1e3
         ))
     ));
+    // Transient peaks (a large location re-processed, a burst of pages in flight) come
+    // and go; what must not grow is the floor the process returns to, minute by minute.
+    for (i, (floor, top)) in minutes.iter().enumerate() {
+        say(&format!(
+            "  minute {:>3}: RSS floor {floor:>8.1} MiB, top {top:>8.1} MiB",
+            i + 1
+        ));
+    }
     say(&format!(
         "  RSS at end of load             {end_rss:>8.1} MiB"
     ));
-    say(&format!("  RSS peak of the samples        {peak:>8.1} MiB"));
-    say(&format!(
-        "  RSS growth start to end        {:>+8.1} %",
-        (end_rss / start_rss - 1.0) * 100.0
-    ));
-    if let Some(first) = samples.first() {
+    let peak = minutes.iter().map(|(_, top)| *top).fold(end_rss, f64::max);
+    say(&format!("  RSS peak                       {peak:>8.1} MiB"));
+    // A trailing partial minute has too few samples to show its floor.
+    let complete = usize::try_from(elapsed.as_secs() / 60)
+        .unwrap_or(usize::MAX)
+        .min(minutes.len());
+    if let (Some((first, _)), Some((last, _))) = (minutes.first(), minutes[..complete].last()) {
         say(&format!(
-            "  RSS growth minute 1 to end     {:>+8.1} %",
-            (end_rss / first - 1.0) * 100.0
+            "  RSS floor growth, minute 1 to minute {complete}: {:+.1} %",
+            (last / first - 1.0) * 100.0
         ));
     }
 
