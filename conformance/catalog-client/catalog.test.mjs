@@ -1350,6 +1350,8 @@ test('relations of every built-in kind, with default kinds and namespaces filled
       'api:rel/rel-api': ['apiProvidedBy component:rel/rel-a', 'ownedBy group:rel/rel-team', 'partOf system:rel/rel-sys'],
       'component:rel/rel-a': [
         'consumesApi api:default/vessel-telemetry',
+        // A relation to an entity that does not exist is kept.
+        'consumesApi api:rel/ghost-api',
         'dependencyOf component:rel/rel-b',
         'dependsOn component:default/vessel-tracker',
         'dependsOn resource:rel/rel-db',
@@ -1542,6 +1544,9 @@ test('filters, predicates and facets agree with Backstage\'s own search flatteni
       'ownedBy group:ops-team/platform',
       'partOf system:ops-team/edge',
     ]);
+    // A script URL in a link annotation is replaced (even behind leading blanks); others are kept.
+    assert.equal(service.metadata.annotations['backstage.io/view-url'], 'https://backstage.io/annotation-rejected-for-security-reasons');
+    assert.equal(service.metadata.annotations['backstage.io/edit-url'], 'https://example.com/edit/edge');
     assert.deepEqual(await catalog.getEntityByName({ kind: 'COMPONENT', namespace: 'OPS-TEAM', name: 'edge-service.V2' }), service);
     assert.deepEqual((await catalog.getEntitiesByRefs({ entityRefs: ['component:Ops-Team/Edge-Service.v2'] })).items, [service]);
     assert.deepEqual(await catalog.getLocationByEntity('component:ops-team/edge-service.v2'), edge.location);

@@ -41,7 +41,8 @@ spec:
 /// Data the examples lack, registered by the differential filter test: another
 /// namespace, mixed-case names and values, numbers, booleans, a null, an
 /// annotation longer than the 200 characters the search index keeps, labels,
-/// and values with spaces. `{long}` stands for that long value.
+/// values with spaces, and a `javascript:` view URL. `{long}` stands for that
+/// long value.
 const EDGE_FILE: &str = "apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
@@ -54,6 +55,8 @@ metadata:
   annotations:
     example.com/long-value: {long}
     example.com/with-spaces: two words here
+    backstage.io/view-url: \" javascript:alert(1)\"
+    backstage.io/edit-url: https://example.com/edit/edge
   tags:
     - c++
     - edge
@@ -113,7 +116,7 @@ spec:
   owner: user:jane
   subcomponentOf: rel-b
   providesApis: [rel-api]
-  consumesApis: ['api:default/vessel-telemetry']
+  consumesApis: ['api:default/vessel-telemetry', ghost-api]
   dependsOn: ['resource:rel-db', 'component:default/vessel-tracker']
   dependencyOf: ['component:rel-b']
   system: rel-sys
