@@ -1,5 +1,6 @@
 // Compares the validate-entity errors of a running Greenroom with the messages
-// Backstage's own policies (from @backstage/catalog-model) give for the same
+// Backstage's own policies and kind validators (from @backstage/catalog-model),
+// wrapped as its catalog wraps them, give for the same
 // entities, and prints every difference. Not part of the conformance test: the
 // wording of these messages lives in packages/catalog-model and is known to
 // differ (see the report of the catalog-client conformance work); run this after
@@ -9,12 +10,15 @@
 
 import { CatalogClient } from '@backstage/catalog-client';
 import {
+  apiEntityV1alpha1Validator,
+  componentEntityV1alpha1Validator,
   DefaultNamespaceEntityPolicy,
   EntityPolicies,
   FieldFormatEntityPolicy,
   NoForeignRootFieldsEntityPolicy,
   SchemaValidEntityPolicy,
   stringifyEntityRef,
+  userEntityV1alpha1Validator,
 } from '@backstage/catalog-model';
 import { InputError } from '@backstage/errors';
 
@@ -69,5 +73,35 @@ for (const [label, entity] of Object.entries(cases)) {
     console.log(`${label}\n  backstage: ${expected}\n  greenroom: ${actual}`);
   }
 }
-console.log(`${differences} of ${Object.keys(cases).length} messages differ`);
+// Kind validation: the built-in kinds processor wraps the kind schema's error.
+const kindCases = {
+  'component without spec.type': [componentEntityV1alpha1Validator, { ...good, spec: { lifecycle: 'production', owner: 'o' } }],
+  'user memberOf not an array': [
+    userEntityV1alpha1Validator,
+    { apiVersion: 'backstage.io/v1alpha1', kind: 'User', metadata: { name: 'u' }, spec: { memberOf: 'x' } },
+  ],
+  'api definition not a string': [
+    apiEntityV1alpha1Validator,
+    { apiVersion: 'backstage.io/v1alpha1', kind: 'API', metadata: { name: 'a' }, spec: { type: 'openapi', lifecycle: 'p', owner: 'o', definition: 5 } },
+  ],
+};
+for (const [label, [validator, entity]] of Object.entries(kindCases)) {
+  let expected = 'valid';
+  try {
+    await validator.check(entity);
+  } catch (e) {
+    expected = new InputError(
+      `Processor BuiltinKindsEntityProcessor threw an error while validating the entity ${stringifyEntityRef(entity)}`,
+      e,
+    ).message;
+  }
+  const answer = await catalog.validateEntity(entity, 'url:https://example.com/catalog-info.yaml');
+  const actual = answer.valid ? 'valid' : answer.errors[0]?.message;
+  if (actual !== expected) {
+    differences += 1;
+    console.log(`${label}\n  backstage: ${expected}\n  greenroom: ${actual}`);
+  }
+}
+const total = Object.keys(cases).length + Object.keys(kindCases).length;
+console.log(`${differences} of ${total} messages differ`);
 process.exitCode = differences ? 1 : 0;
