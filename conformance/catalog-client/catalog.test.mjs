@@ -1032,6 +1032,15 @@ test('queryEntities: totalItems, offset, limit 0, order fields, full-text defaul
     ),
   );
 
+  // Upstream does not escape the term of its LIKE pattern: "_" stands for any
+  // one character and "%" for any run of them.
+  const like = async (term, filter) =>
+    sorted((await catalog.queryEntities({ filter, fullTextFilter: { term, fields: ['metadata.name'] }, limit: 100 })).items.map(refOf));
+  assert.deepEqual(await like('V_SSEL'), sorted(all.filter(e => /v.ssel/.test(e.metadata.name)).map(refOf)));
+  assert.deepEqual(await like('vessel%track'), ['component:default/vessel-tracker']);
+  assert.deepEqual(await like('%', { kind: 'user' }), sorted(users.map(refOf)));
+  assert.deepEqual(await like('_____________________________________________________________'), []);
+
   // Fields sent with a cursor apply to that page; the filter stays in the cursor.
   const first = await catalog.queryEntities({ filter: { kind: 'user' }, orderFields: order, limit: 5, fields: ['metadata.name'] });
   const second = await catalog.queryEntities({ cursor: first.pageInfo.nextCursor, limit: 5, fields: ['kind', 'metadata.name'] });
