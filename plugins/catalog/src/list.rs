@@ -494,11 +494,29 @@ async fn catalog_page(State(state): State<ListState>, ctx: PageContext) -> Respo
         };
         table.render(&ctx, Some(&query.sort))
     };
+    let notice = ctx.param("notice").and_then(notice_text);
     let body = html! {
+        @if let Some(notice) = notice {
+            div class="banner-notice" role="status" { (notice) }
+        }
         (results)
         (pager_for(&ctx, &page, query.start, query.size))
     };
     shell::respond(&ctx, Page::new(title, layout(form, body)))
+}
+
+/// The messages the entity page's unregister flow redirects here with;
+/// unknown codes show nothing, so a link cannot put arbitrary text on the page.
+fn notice_text(code: &str) -> Option<&'static str> {
+    match code {
+        "location-unregistered" => {
+            Some("The location was unregistered and its entities removed from the catalog.")
+        }
+        "entity-deleted" => Some(
+            "The entity was deleted. It comes back if a registered location still provides it.",
+        ),
+        _ => None,
+    }
 }
 
 fn layout(filters: Markup, results: Markup) -> Markup {

@@ -779,6 +779,17 @@ async fn unregister_a_location(portal: &Portal) -> anyhow::Result<()> {
         portal.page("/catalog/default/component/extra-two").await?.0,
         404
     );
+    // The catalog page says what happened; an unknown code shows nothing.
+    let landing = portal
+        .ok_page("/catalog?notice=location-unregistered")
+        .await?;
+    assert!(
+        landing
+            .contains(r#"<div class="banner-notice" role="status">The location was unregistered"#),
+        "{landing}"
+    );
+    let unknown = portal.ok_page("/catalog?notice=%3Cb%3Ehi").await?;
+    assert!(!unknown.contains("banner-notice"));
 
     // An entity of the configuration has no registered location: only the
     // entity itself can be deleted.
