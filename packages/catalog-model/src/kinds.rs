@@ -125,31 +125,26 @@ impl BuiltinKind {
     /// Checks the entity's `spec` against this kind's schema, appending problems.
     fn check_spec(self, entity: &Value, out: &mut Vec<Problem>) {
         let Some(spec_value) = entity.get("spec") else {
-            out.push(kind_problem(
-                FieldPath::keys(&["spec"]),
-                "must have required property 'spec'",
-            ));
+            out.push(required_problem(&FieldPath::root(), "spec"));
             return;
         };
         let Some(spec) = spec_value.as_object() else {
-            out.push(kind_problem(
-                FieldPath::keys(&["spec"]),
-                "spec must be object",
-            ));
+            out.push(type_problem(FieldPath::keys(&["spec"]), "object"));
             return;
         };
+        // As the schema validator does: every required property first, then
+        // each property in the schema's order.
+        let spec_path = FieldPath::keys(&["spec"]);
         for field in self.fields() {
-            match spec.get(field.name) {
-                None if field.required => out.push(kind_problem(
-                    FieldPath::keys(&["spec", field.name]),
-                    format!("spec must have required property '{}'", field.name),
-                )),
-                None => {}
-                Some(value) => {
-                    field
-                        .ty
-                        .check(value, || FieldPath::keys(&["spec", field.name]), out)
-                }
+            if field.required && !spec.contains_key(field.name) {
+                out.push(required_problem(&spec_path, field.name));
+            }
+        }
+        for field in self.fields() {
+            if let Some(value) = spec.get(field.name) {
+                field
+                    .ty
+                    .check(value, || FieldPath::keys(&["spec", field.name]), out);
             }
         }
     }
@@ -189,6 +184,7 @@ const COMPONENT_FIELDS: &[Field] = &[
     Field::opt("providesApis", StrArray),
     Field::opt("consumesApis", StrArray),
     Field::opt("dependsOn", StrArray),
+    // Not in Backstage's schema; checked last so the first problem is still its.
     Field::opt("dependencyOf", StrArray),
 ];
 
@@ -196,15 +192,16 @@ const API_FIELDS: &[Field] = &[
     Field::req("type", Str),
     Field::req("lifecycle", Str),
     Field::req("owner", Str),
-    Field::req("definition", Str),
     Field::opt("system", Str),
+    Field::req("definition", Str),
 ];
 
 const RESOURCE_FIELDS: &[Field] = &[
     Field::req("type", Str),
     Field::req("owner", Str),
-    Field::opt("system", Str),
     Field::opt("dependsOn", StrArray),
+    Field::opt("system", Str),
+    // Not in Backstage's schema; checked last so the first problem is still its.
     Field::opt("dependencyOf", StrArray),
 ];
 
@@ -222,15 +219,15 @@ const DOMAIN_FIELDS: &[Field] = &[
 
 const GROUP_FIELDS: &[Field] = &[
     Field::req("type", Str),
-    Field::req("children", StrArray),
-    Field::opt("parent", Str),
-    Field::opt("members", StrArray),
     Field::opt("profile", Profile),
+    Field::opt("parent", Str),
+    Field::req("children", StrArray),
+    Field::opt("members", StrArray),
 ];
 
 const USER_FIELDS: &[Field] = &[
-    Field::req("memberOf", StrArray),
     Field::opt("profile", Profile),
+    Field::req("memberOf", StrArray),
 ];
 
 const LOCATION_FIELDS: &[Field] = &[
@@ -317,13 +314,12 @@ impl FieldType {
             Self::Enum(allowed) => {
                 if !value.as_str().is_some_and(|s| allowed.contains(&s)) {
                     let p = path();
-                    out.push(kind_problem(
-                        p.clone(),
-                        format!(
-                            "{p} must be equal to one of the allowed values: {}",
-                            allowed.join(", ")
-                        ),
-                    ));
+                    let message = format!(
+                        "{} must be equal to one of the allowed values - allowedValues: {}",
+                        p.json_pointer(),
+                        allowed.join(",")
+                    );
+                    out.push(kind_problem(p, message));
                 }
             }
             Self::Profile => {
@@ -367,11 +363,7 @@ fn check_steps(value: &Value, path: &impl Fn() -> FieldPath, out: &mut Vec<Probl
             continue;
         };
         if !step.contains_key("action") {
-            let p = step_path();
-            out.push(kind_problem(
-                p.key("action"),
-                format!("{p} must have required property 'action'"),
-            ));
+            out.push(required_problem(&step_path(), "action"));
         }
         // The scaffolder schema gives step ids, names and actions no minimum length.
         for key in ["id", "name", "action"] {
@@ -442,19 +434,32 @@ fn check_str(value: &Value, non_empty: bool, path: impl Fn() -> FieldPath, out: 
     match value {
         Value::String(s) if non_empty && s.is_empty() => {
             let p = path();
-            out.push(kind_problem(
-                p.clone(),
-                format!("{p} must NOT have fewer than 1 characters"),
-            ));
+            let message = format!(
+                "{} must NOT have fewer than 1 characters - limit: 1",
+                p.json_pointer()
+            );
+            out.push(kind_problem(p, message));
         }
         Value::String(_) => {}
         _ => out.push(type_problem(path(), "string")),
     }
 }
 
+/// Kind problems are worded as Backstage's kind validators word the first
+/// error of their schema validator: `<instance path> <message> - <params>`.
 fn type_problem(path: FieldPath, ty: &str) -> Problem {
-    let message = format!("{path} must be {ty}");
+    let message = format!("{} must be {ty} - type: {ty}", path.json_pointer());
     kind_problem(path, message)
+}
+
+/// A missing required property of the object at `object`; the problem points
+/// at where the property would be.
+fn required_problem(object: &FieldPath, name: &str) -> Problem {
+    let message = format!(
+        "{} must have required property '{name}' - missingProperty: {name}",
+        object.json_pointer()
+    );
+    kind_problem(object.key(name), message)
 }
 
 fn kind_problem(path: FieldPath, message: impl Into<String>) -> Problem {
@@ -584,13 +589,19 @@ mod tests {
         let KindVerdict::Invalid(problems) = BuiltinKind::Component.check(&bad) else {
             panic!("expected Invalid");
         };
+        // Missing properties come first, as Backstage's schema validator
+        // reports them; the first problem is the one Backstage shows.
+        assert_eq!(
+            problems[0].message,
+            "/spec must have required property 'owner' - missingProperty: owner"
+        );
         let paths: Vec<String> = problems.iter().map(|p| p.path.to_string()).collect();
         assert_eq!(
             paths,
             [
+                "spec.owner",
                 "spec.type",
                 "spec.lifecycle",
-                "spec.owner",
                 "spec.providesApis.1"
             ]
         );

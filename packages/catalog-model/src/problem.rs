@@ -62,6 +62,24 @@ impl FieldPath {
     pub fn is_root(&self) -> bool {
         self.segments.is_empty()
     }
+
+    /// The path as a JSON pointer the way Backstage's schema validator (ajv)
+    /// spells an `instancePath`: `/metadata/labels/a~1b`, or `<root>` for the
+    /// whole entity, since that is how its messages name the root.
+    pub fn json_pointer(&self) -> String {
+        if self.segments.is_empty() {
+            return "<root>".to_owned();
+        }
+        let mut out = String::new();
+        for segment in &self.segments {
+            out.push('/');
+            match segment {
+                PathSegment::Key(k) => out.push_str(&k.replace('~', "~0").replace('/', "~1")),
+                PathSegment::Index(n) => out.push_str(&n.to_string()),
+            }
+        }
+        out
+    }
 }
 
 impl From<Vec<PathSegment>> for FieldPath {

@@ -1,22 +1,35 @@
 //! Entity validation: the field-format predicates of spec §3 and the policy chain plus kind validation of §2 B.3–B.6.
 //!
 //! Unlike Backstage, which stops at the first failing rule, [`EntityValidator`]
-//! reports every problem it finds, each pointing at the offending field. The
-//! happy path allocates nothing: paths and messages are only built for problems.
+//! reports every problem it finds, each pointing at the offending field and
+//! worded as Backstage words it; they come in the order Backstage's policies
+//! meet them, so the first one is what Backstage itself reports (the catalog
+//! API and status items use only that one). The happy path allocates nothing:
+//! paths and messages are only built for problems.
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::kinds::KindSet;
 use crate::problem::{FieldPath, Problem, ProblemKind};
 
-/// How much of an offending value a message quotes, so huge values keep messages small.
-const MAX_QUOTED_CHARS: usize = 200;
+/// The sentence Backstage's field-format policy ends its errors with.
+const FORMAT_HELP: &str = "To learn more about catalog file format, visit: \
+     https://github.com/backstage/backstage/blob/master/docs/architecture-decisions/adr002-default-catalog-file-format.md";
 
-/// The sentence Backstage appends to field-format errors.
-const FORMAT_HELP: &str = "To learn more about entity file format, visit: \
-     https://backstage.io/docs/features/software-catalog/descriptor-format";
+/// The root fields the entity schema declares; any other is an additional property.
+const SCHEMA_ROOT_FIELDS: [&str; 6] = [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+    "relations",
+    "status",
+];
+
+/// The root fields a descriptor may have (the no-foreign-root-fields policy).
+const KNOWN_ROOT_FIELDS: [&str; 4] = ["apiVersion", "kind", "metadata", "spec"];
 
 /// `DNS_LABEL`: 1–63 of `[a-z0-9]` in runs separated by one or more `-`.
 pub fn is_dns_label(s: &str) -> bool {
@@ -180,113 +193,157 @@ pub fn validate_entity(entity: &Value) -> Vec<Problem> {
     EntityValidator::default().validate(entity)
 }
 
-/// What a format rule expects, for messages.
+/// What a format rule expects, in the words of Backstage's field-format policy
+/// (which keys them by the name of the predicate that failed).
 mod expect {
-    pub(super) const API_VERSION: &str = "a version of up to 63 characters [a-zA-Z0-9], \
-        optionally preceded by a DNS subdomain and a slash";
-    pub(super) const KIND: &str = "a string that starts with a letter followed by [a-zA-Z0-9], at most 63 characters in total";
-    pub(super) const NAME: &str = "a string that is sequences of [a-zA-Z0-9] separated by any of \
-        [-_.], at most 63 characters in total";
+    pub(super) const PREFIXED: &str = "a valid prefix and/or suffix";
+    pub(super) const KIND: &str =
+        "a string that is a sequence of [a-zA-Z][a-z0-9A-Z], at most 63 characters in total";
+    pub(super) const OBJECT_NAME: &str = "a string that is sequences of [a-zA-Z0-9] separated by \
+        any of [-_.], at most 63 characters in total";
     pub(super) const NAMESPACE: &str =
         "a string that is sequences of [a-z0-9] separated by [-], at most 63 characters in total";
-    pub(super) const KEY: &str = "a name (sequences of [a-zA-Z0-9] separated by any of [-_.], at \
-        most 63 characters), optionally preceded by a DNS subdomain of at most 253 characters and a \
-        slash";
-    pub(super) const LABEL_VALUE: &str = "an empty string, or sequences of [a-zA-Z0-9] separated by \
-        any of [-_.], at most 63 characters in total";
     pub(super) const ANNOTATION_VALUE: &str = "a string";
-    pub(super) const TAG: &str = "a string that is sequences of [a-z0-9:+#] separated by [-], at most 63 characters in total";
-    pub(super) const URL: &str = "an absolute URL";
-    pub(super) const NON_BLANK: &str = "a non-blank string";
+    // Backstage's text leaves out the `:` its tag rule accepts (spec §3.3).
+    pub(super) const TAG: &str =
+        "a string that is sequences of [a-z0-9+#] separated by [-], at most 63 characters in total";
+    pub(super) const URL: &str = "a string that is a valid url";
+    pub(super) const NON_BLANK: &str = "a non empty string";
 }
 
 /// A format predicate and the description of what it expects.
 type FormatRule = (fn(&str) -> bool, &'static str);
 
-/// A string field's constraints: schema `minLength: 1` and an optional format rule.
-struct StrRule {
-    non_empty: bool,
-    format: Option<FormatRule>,
+/// Problems sorted by the policy that reports them, so that the first problem
+/// overall is the one Backstage's policy chain stops at: the schema policy
+/// (in its validator's order), then the foreign-root-field policy, then the
+/// field-format policy (in its order), then kind validation.
+#[derive(Default)]
+struct Found {
+    schema: Vec<Problem>,
+    foreign: Vec<Problem>,
+    format: Vec<Problem>,
 }
 
-impl StrRule {
-    const PLAIN: Self = Self {
-        non_empty: false,
-        format: None,
-    };
-    const NON_EMPTY: Self = Self {
-        non_empty: true,
-        format: None,
-    };
-    const fn format(check: fn(&str) -> bool, expectation: &'static str) -> Self {
-        Self {
-            non_empty: true,
-            format: Some((check, expectation)),
-        }
+impl Found {
+    /// A schema problem at `path`, worded as Backstage's schema policy words it.
+    fn schema(&mut self, path: FieldPath, what: impl fmt::Display) {
+        let message = format!("Malformed envelope, {} {what}", path.json_pointer());
+        self.schema
+            .push(Problem::new(ProblemKind::Schema, path, message));
+    }
+
+    /// A missing required property of the object at `object`; the problem
+    /// points at where the property would be.
+    fn required(&mut self, object: &FieldPath, name: &str) {
+        let message = format!(
+            "Malformed envelope, {} must have required property '{name}'",
+            object.json_pointer()
+        );
+        self.schema
+            .push(Problem::new(ProblemKind::Schema, object.key(name), message));
+    }
+
+    /// A field-format problem in Backstage's words. The value is quoted whole,
+    /// as Backstage quotes it; it is bounded by the size of the entity.
+    fn format(
+        &mut self,
+        path: FieldPath,
+        shown: impl fmt::Display,
+        expectation: &str,
+        found: &str,
+    ) {
+        self.format.push(Problem::new(
+            ProblemKind::Format,
+            path,
+            format!(
+                "\"{shown}\" is not valid; expected {expectation} but found \"{found}\". {FORMAT_HELP}"
+            ),
+        ));
+    }
+
+    fn into_vec(self) -> Vec<Problem> {
+        let mut out = self.schema;
+        out.extend(self.foreign);
+        out.extend(self.format);
+        out
     }
 }
 
 impl EntityValidator {
     /// Checks a descriptor entity and returns every problem found; empty means valid.
     ///
+    /// The problems come in the order Backstage's policies would meet them, so
+    /// the first one is the single problem Backstage reports, in its words.
     /// Kind validation only runs when `apiVersion` and `kind` are themselves
     /// valid, since otherwise "no processor recognized the entity" would only
     /// repeat the problem already reported.
     pub fn validate(&self, entity: &Value) -> Vec<Problem> {
-        let mut out = Vec::new();
+        let mut found = Found::default();
         let Some(root) = entity.as_object() else {
-            out.push(Problem::new(
-                ProblemKind::Schema,
-                FieldPath::root(),
-                "entity must be object",
-            ));
-            return out;
+            found.schema(FieldPath::root(), "must be object");
+            return found.into_vec();
         };
+        let root_path = FieldPath::root();
         for field in ["apiVersion", "kind", "metadata"] {
             if !root.contains_key(field) {
-                out.push(schema(
-                    FieldPath::keys(&[field]),
-                    format!("must have required property '{field}'"),
+                found.required(&root_path, field);
+            }
+        }
+        for key in root.keys() {
+            if !SCHEMA_ROOT_FIELDS.contains(&key.as_str()) {
+                found.schema(
+                    FieldPath::keys(&[key]),
+                    "must NOT have additional properties",
+                );
+            }
+        }
+        let v = &self.validators;
+        let mut header_ok = true;
+        for (field, rule) in [
+            ("apiVersion", (v.api_version, expect::PREFIXED)),
+            ("kind", (v.kind, expect::KIND)),
+        ] {
+            header_ok &= match root.get(field) {
+                Some(value) => check_str(
+                    value,
+                    || FieldPath::keys(&[field]),
+                    field,
+                    true,
+                    Some(rule),
+                    &mut found,
+                ),
+                None => false,
+            };
+        }
+        if let Some(metadata) = root.get("metadata") {
+            self.check_metadata(metadata, &mut found);
+        }
+        let mut spec_reported = false;
+        if let Some(spec) = root.get("spec")
+            && !spec.is_object()
+        {
+            found.schema(FieldPath::keys(&["spec"]), "must be object");
+            spec_reported = true;
+        }
+        if let Some(relations) = root.get("relations") {
+            check_relations(relations, &mut found);
+        }
+        if let Some(status) = root.get("status") {
+            check_status(status, &mut found);
+        }
+        for key in root.keys() {
+            if SCHEMA_ROOT_FIELDS.contains(&key.as_str())
+                && !KNOWN_ROOT_FIELDS.contains(&key.as_str())
+            {
+                found.foreign.push(Problem::new(
+                    ProblemKind::Schema,
+                    FieldPath::keys(&[key]),
+                    format!("Unknown field {key}"),
                 ));
             }
         }
-        let mut header_ok = root.contains_key("apiVersion") && root.contains_key("kind");
-        let mut spec_reported = false;
-        for (key, value) in root {
-            match key.as_str() {
-                "apiVersion" => {
-                    let rule = StrRule::format(self.validators.api_version, expect::API_VERSION);
-                    header_ok &= check_str(
-                        value,
-                        "apiVersion",
-                        &rule,
-                        || FieldPath::keys(&["apiVersion"]),
-                        &mut out,
-                    );
-                }
-                "kind" => {
-                    let rule = StrRule::format(self.validators.kind, expect::KIND);
-                    header_ok &= check_str(
-                        value,
-                        "kind",
-                        &rule,
-                        || FieldPath::keys(&["kind"]),
-                        &mut out,
-                    );
-                }
-                "metadata" => self.check_metadata(value, &mut out),
-                "spec" => {
-                    if !value.is_object() {
-                        out.push(schema(FieldPath::keys(&["spec"]), "spec must be object"));
-                        spec_reported = true;
-                    }
-                }
-                other => out.push(schema(
-                    FieldPath::keys(&[other]),
-                    format!("Unknown field {other}"),
-                )),
-            }
-        }
+        let mut out = found.into_vec();
         if header_ok {
             let kind_problems = self.kinds.validate(entity);
             if spec_reported {
@@ -301,261 +358,229 @@ impl EntityValidator {
         out
     }
 
-    fn check_metadata(&self, value: &Value, out: &mut Vec<Problem>) {
+    /// `metadata`, in the order of the schema's properties (which is also the
+    /// order of the field-format policy's checks).
+    fn check_metadata(&self, value: &Value, found: &mut Found) {
+        let meta_path = FieldPath::keys(&["metadata"]);
         let Some(meta) = value.as_object() else {
-            out.push(schema(
-                FieldPath::keys(&["metadata"]),
-                "metadata must be object",
-            ));
+            found.schema(meta_path, "must be object");
             return;
         };
         if !meta.contains_key("name") {
-            out.push(schema(
-                FieldPath::keys(&["metadata", "name"]),
-                "metadata must have required property 'name'",
-            ));
+            found.required(&meta_path, "name");
         }
         let v = &self.validators;
-        for (key, value) in meta {
-            let path = || FieldPath::keys(&["metadata", key]);
-            let rule = match key.as_str() {
-                "name" => StrRule::format(v.entity_name, expect::NAME),
-                "namespace" => StrRule::format(v.namespace, expect::NAMESPACE),
-                "uid" | "etag" => StrRule::NON_EMPTY,
-                "title" | "description" => StrRule::PLAIN,
-                "labels" => {
-                    self.check_labels(value, out);
-                    continue;
-                }
-                "annotations" => {
-                    self.check_annotations(value, out);
-                    continue;
-                }
-                "tags" => {
-                    self.check_tags(value, out);
-                    continue;
-                }
-                "links" => {
-                    check_links(value, out);
-                    continue;
-                }
-                // Other metadata keys are open: kept verbatim and not checked.
-                _ => continue,
-            };
-            let shown = match key.as_str() {
-                "name" => "metadata.name",
-                "namespace" => "metadata.namespace",
-                "uid" => "metadata.uid",
-                "etag" => "metadata.etag",
-                "title" => "metadata.title",
-                _ => "metadata.description",
-            };
-            check_str(value, shown, &rule, path, out);
+        let rules: [(&str, bool, Option<FormatRule>); 6] = [
+            ("uid", true, None),
+            ("etag", true, None),
+            ("name", true, Some((v.entity_name, expect::OBJECT_NAME))),
+            ("namespace", true, Some((v.namespace, expect::NAMESPACE))),
+            ("title", true, None),
+            ("description", false, None),
+        ];
+        for (key, non_empty, rule) in rules {
+            if let Some(value) = meta.get(key) {
+                check_str(
+                    value,
+                    || FieldPath::keys(&["metadata", key]),
+                    format_args!("metadata.{key}"),
+                    non_empty,
+                    rule,
+                    found,
+                );
+            }
+        }
+        if let Some(labels) = meta.get("labels") {
+            self.check_string_map(
+                labels,
+                "labels",
+                v.label_key,
+                |value| match value.as_str() {
+                    Some(s) if !(v.label_value)(s) => Some((expect::OBJECT_NAME, s)),
+                    _ => None,
+                },
+                found,
+            );
+        }
+        if let Some(annotations) = meta.get("annotations") {
+            self.check_string_map(
+                annotations,
+                "annotations",
+                v.annotation_key,
+                |value| match value.as_str() {
+                    Some(s) if !(v.annotation_value)(value) => Some((expect::ANNOTATION_VALUE, s)),
+                    _ => None,
+                },
+                found,
+            );
+        }
+        if let Some(tags) = meta.get("tags") {
+            self.check_tags(tags, found);
+        }
+        if let Some(links) = meta.get("links") {
+            check_links(links, found);
         }
     }
 
-    fn check_labels(&self, value: &Value, out: &mut Vec<Problem>) {
-        let Some(labels) = as_map(value, "labels", out) else {
+    /// Labels or annotations: an object whose values (under non-empty keys)
+    /// must be strings, then each key's and each value's format rule.
+    fn check_string_map<'v>(
+        &self,
+        value: &'v Value,
+        field: &str,
+        key_rule: fn(&str) -> bool,
+        value_rule: impl Fn(&'v Value) -> Option<(&'static str, &'v str)>,
+        found: &mut Found,
+    ) {
+        let Some(map) = value.as_object() else {
+            found.schema(FieldPath::keys(&["metadata", field]), "must be object");
             return;
         };
-        for (key, value) in labels {
-            let path = || FieldPath::keys(&["metadata", "labels", key]);
-            if !(self.validators.label_key)(key) {
-                out.push(format_problem(
-                    path(),
-                    format_args!("labels.{key}"),
-                    expect::KEY,
-                    key,
-                ));
+        for (key, value) in map {
+            if !key.is_empty() && !value.is_string() {
+                found.schema(FieldPath::keys(&["metadata", field, key]), "must be string");
             }
-            match value.as_str() {
-                Some(s) if !(self.validators.label_value)(s) => out.push(format_problem(
-                    path(),
-                    format_args!("labels.{key}"),
-                    expect::LABEL_VALUE,
-                    s,
-                )),
-                Some(_) => {}
-                None => out.push(schema(
-                    path(),
-                    format!("metadata.labels.{key} must be string"),
-                )),
+        }
+        for (key, value) in map {
+            let path = || FieldPath::keys(&["metadata", field, key]);
+            if !key_rule(key) {
+                found.format(path(), format_args!("{field}.{key}"), expect::PREFIXED, key);
+            }
+            if let Some((expectation, shown)) = value_rule(value) {
+                found.format(path(), format_args!("{field}.{key}"), expectation, shown);
             }
         }
     }
 
-    fn check_annotations(&self, value: &Value, out: &mut Vec<Problem>) {
-        let Some(annotations) = as_map(value, "annotations", out) else {
-            return;
-        };
-        for (key, value) in annotations {
-            let path = || FieldPath::keys(&["metadata", "annotations", key]);
-            if !(self.validators.annotation_key)(key) {
-                out.push(format_problem(
-                    path(),
-                    format_args!("annotations.{key}"),
-                    expect::KEY,
-                    key,
-                ));
-            }
-            // The root schema requires strings; the pluggable predicate can only narrow that.
-            match value.as_str() {
-                Some(s) if !(self.validators.annotation_value)(value) => out.push(format_problem(
-                    path(),
-                    format_args!("annotations.{key}"),
-                    expect::ANNOTATION_VALUE,
-                    s,
-                )),
-                Some(_) => {}
-                None => out.push(schema(
-                    path(),
-                    format!("metadata.annotations.{key} must be string"),
-                )),
-            }
-        }
-    }
-
-    fn check_tags(&self, value: &Value, out: &mut Vec<Problem>) {
+    fn check_tags(&self, value: &Value, found: &mut Found) {
         let Some(tags) = value.as_array() else {
-            out.push(schema(
-                FieldPath::keys(&["metadata", "tags"]),
-                "metadata.tags must be array",
-            ));
+            found.schema(FieldPath::keys(&["metadata", "tags"]), "must be array");
             return;
         };
         for (i, tag) in tags.iter().enumerate() {
-            let path = || FieldPath::keys(&["metadata", "tags"]).index(i);
-            match tag.as_str() {
-                Some("") => out.push(schema(
-                    path(),
-                    format!("metadata.tags.{i} must NOT have fewer than 1 characters"),
-                )),
-                Some(s) if !(self.validators.tag)(s) => {
-                    out.push(format_problem(
-                        path(),
-                        format_args!("tags.{i}"),
-                        expect::TAG,
-                        s,
-                    ));
-                }
-                Some(_) => {}
-                None => out.push(schema(path(), format!("metadata.tags.{i} must be string"))),
-            }
+            check_str(
+                tag,
+                || FieldPath::keys(&["metadata", "tags"]).index(i),
+                format_args!("tags.{i}"),
+                true,
+                Some((self.validators.tag, expect::TAG)),
+                found,
+            );
         }
     }
 }
 
 /// `metadata.links`: an array of objects with a required absolute `url` and
 /// optional non-blank `title`/`icon` and non-empty `type`; these checks are fixed.
-fn check_links(value: &Value, out: &mut Vec<Problem>) {
+fn check_links(value: &Value, found: &mut Found) {
+    let links_path = FieldPath::keys(&["metadata", "links"]);
     let Some(links) = value.as_array() else {
-        out.push(schema(
-            FieldPath::keys(&["metadata", "links"]),
-            "metadata.links must be array",
-        ));
+        found.schema(links_path, "must be array");
         return;
     };
     for (i, link) in links.iter().enumerate() {
-        let link_path = || FieldPath::keys(&["metadata", "links"]).index(i);
+        let link_path = links_path.index(i);
         let Some(link) = link.as_object() else {
-            out.push(schema(
-                link_path(),
-                format!("metadata.links.{i} must be object"),
-            ));
+            found.schema(link_path, "must be object");
             continue;
         };
         if !link.contains_key("url") {
-            out.push(schema(
-                link_path().key("url"),
-                format!("metadata.links.{i} must have required property 'url'"),
-            ));
+            found.required(&link_path, "url");
         }
-        for (key, value) in link {
-            let rule = match key.as_str() {
-                "url" => StrRule::format(is_valid_url, expect::URL),
-                "title" | "icon" => StrRule::format(is_non_blank, expect::NON_BLANK),
-                "type" => StrRule::NON_EMPTY,
-                _ => continue,
-            };
-            check_str(
-                value,
-                format_args!("links.{i}.{key}"),
-                &rule,
-                || link_path().key(key),
-                out,
-            );
+        let rules: [(&str, Option<FormatRule>); 4] = [
+            ("url", Some((is_valid_url, expect::URL))),
+            ("title", Some((is_non_blank, expect::NON_BLANK))),
+            ("icon", Some((is_non_blank, expect::NON_BLANK))),
+            ("type", None),
+        ];
+        for (key, rule) in rules {
+            if let Some(value) = link.get(key) {
+                check_str(
+                    value,
+                    || link_path.key(key),
+                    format_args!("links.{i}.{key}"),
+                    true,
+                    rule,
+                    found,
+                );
+            }
+        }
+    }
+}
+
+/// Root `relations` (output only, so a descriptor with them fails anyway): the
+/// schema's shape, an array of objects with `type` and `targetRef`.
+fn check_relations(value: &Value, found: &mut Found) {
+    let path = FieldPath::keys(&["relations"]);
+    let Some(relations) = value.as_array() else {
+        found.schema(path, "must be array");
+        return;
+    };
+    for (i, relation) in relations.iter().enumerate() {
+        let item = path.index(i);
+        match relation.as_object() {
+            Some(relation) => {
+                for key in ["type", "targetRef"] {
+                    if !relation.contains_key(key) {
+                        found.required(&item, key);
+                    }
+                }
+            }
+            None => found.schema(item, "must be object"),
+        }
+    }
+}
+
+/// Root `status` (output only): an object whose `items`, if any, is an array of objects.
+fn check_status(value: &Value, found: &mut Found) {
+    let path = FieldPath::keys(&["status"]);
+    let Some(status) = value.as_object() else {
+        found.schema(path, "must be object");
+        return;
+    };
+    let Some(items) = status.get("items") else {
+        return;
+    };
+    let items_path = path.key("items");
+    let Some(items) = items.as_array() else {
+        found.schema(items_path, "must be array");
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        if !item.is_object() {
+            found.schema(items_path.index(i), "must be object");
         }
     }
 }
 
 /// Checks one string field; returns whether it passed.
 ///
-/// `shown` is the path as Backstage spells it in messages (without the
-/// `metadata.` prefix for labels, annotations, tags and links); it is only
-/// formatted when there is a problem, so the happy path does not allocate.
+/// `shown` is the path as Backstage's field-format policy spells it (without
+/// the `metadata.` prefix for labels, annotations, tags and links); it and the
+/// path are only built when there is a problem, so the happy path does not
+/// allocate. The format rule only runs on a value the schema accepted, as
+/// Backstage's format policy only runs after its schema policy passed.
 fn check_str(
     value: &Value,
-    shown: impl fmt::Display,
-    rule: &StrRule,
     path: impl FnOnce() -> FieldPath,
-    out: &mut Vec<Problem>,
+    shown: impl fmt::Display,
+    non_empty: bool,
+    rule: Option<FormatRule>,
+    found: &mut Found,
 ) -> bool {
-    let problem = match value {
-        Value::String(s) if rule.non_empty && s.is_empty() => schema(
-            path(),
-            format!("{shown} must NOT have fewer than 1 characters"),
-        ),
-        Value::String(s) => match rule.format {
+    match value {
+        Value::String(s) if non_empty && s.is_empty() => {
+            found.schema(path(), "must NOT have fewer than 1 characters");
+        }
+        Value::String(s) => match rule {
             Some((check, expectation)) if !check(s) => {
-                format_problem(path(), shown, expectation, s)
+                found.format(path(), shown, expectation, s);
             }
             _ => return true,
         },
-        Value::Null => schema(path(), format!("{shown} must have a value")),
-        _ => schema(path(), format!("{shown} must be string")),
-    };
-    out.push(problem);
-    false
-}
-
-fn as_map<'a>(
-    value: &'a Value,
-    field: &str,
-    out: &mut Vec<Problem>,
-) -> Option<&'a Map<String, Value>> {
-    let map = value.as_object();
-    if map.is_none() {
-        out.push(schema(
-            FieldPath::keys(&["metadata", field]),
-            format!("metadata.{field} must be object"),
-        ));
+        _ => found.schema(path(), "must be string"),
     }
-    map
-}
-
-fn schema(path: FieldPath, message: impl Into<String>) -> Problem {
-    Problem::new(ProblemKind::Schema, path, message)
-}
-
-/// A field-format problem in Backstage's message shape, quoting at most
-/// [`MAX_QUOTED_CHARS`] characters of the value.
-fn format_problem(
-    path: FieldPath,
-    shown: impl fmt::Display,
-    expectation: &str,
-    found: &str,
-) -> Problem {
-    let quoted = match found.char_indices().nth(MAX_QUOTED_CHARS) {
-        Some((cut, _)) => format!("{}…", &found[..cut]),
-        None => found.to_owned(),
-    };
-    Problem::new(
-        ProblemKind::Format,
-        path,
-        format!(
-            "\"{shown}\" is not valid; expected {expectation} but found \"{quoted}\". {FORMAT_HELP}"
-        ),
-    )
+    false
 }
 
 #[cfg(test)]
@@ -669,10 +694,15 @@ mod tests {
     }
 
     #[test]
-    fn format_message_is_bounded() {
-        let long = "ü".repeat(5000);
-        let p = format_problem(FieldPath::root(), "tags.0", expect::TAG, &long);
-        assert!(p.message.len() < 1000, "{}", p.message.len());
-        assert!(p.message.starts_with("\"tags.0\" is not valid; expected "));
+    fn format_message_quotes_the_value_whole() {
+        let mut found = Found::default();
+        found.format(FieldPath::root(), "tags.0", expect::TAG, "Bad Tag");
+        assert_eq!(
+            found.format[0].message,
+            "\"tags.0\" is not valid; expected a string that is sequences of [a-z0-9+#] \
+             separated by [-], at most 63 characters in total but found \"Bad Tag\". To learn \
+             more about catalog file format, visit: https://github.com/backstage/backstage/blob/\
+             master/docs/architecture-decisions/adr002-default-catalog-file-format.md"
+        );
     }
 }
