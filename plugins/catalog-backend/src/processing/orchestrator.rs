@@ -236,16 +236,16 @@ impl CatalogEngine {
             kinds: KindSet::empty(),
             ..EntityValidator::default()
         };
-        let policy: Vec<String> = validator
+        // Backstage's policy chain stops at the first problem; the validator
+        // lists them in that order, worded as Backstage words them.
+        if let Some(problem) = validator
             .validate(&entity)
             .into_iter()
-            .filter(|p| p.kind != ProblemKind::Kind)
-            .map(|p| p.message)
-            .collect();
-        if !policy.is_empty() {
+            .find(|p| p.kind != ProblemKind::Kind)
+        {
             return Outcome::failed(vec![input(format!(
                 "Policy check failed for {own_ref}; caused by Error: {}",
-                policy.join("; ")
+                problem.message
             ))]);
         }
         apply_default_namespace(&mut entity);
@@ -264,7 +264,18 @@ impl CatalogEngine {
                 Ok(false) => {}
                 Err(e) => {
                     let stage = format!("validating the entity {own_ref}");
-                    return Outcome::failed(vec![caused_by(processor.name(), &stage, &e)]);
+                    // Kind validators fail with their schema validator's error,
+                    // a `TypeError` in Backstage; `BackendError` has no such
+                    // name, so a kind validator's plain error stands for it.
+                    let cause = match e.name {
+                        greenroom_backend_plugin_api::ErrorName::Error => "TypeError".to_owned(),
+                        other => other.to_string(),
+                    };
+                    return Outcome::failed(vec![input(format!(
+                        "Processor {} threw an error while {stage}; caused by {cause}: {}",
+                        processor.name(),
+                        e.message
+                    ))]);
                 }
             }
         }

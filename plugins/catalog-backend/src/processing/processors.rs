@@ -286,13 +286,12 @@ impl CatalogProcessor for BuiltinKindsEntityProcessor {
                 KindVerdict::NotMine => {}
                 KindVerdict::Valid => return Ok(true),
                 KindVerdict::Invalid(problems) => {
+                    // Backstage's kind validators report the first problem of
+                    // the schema only; the orchestrator names it a TypeError.
+                    let first = problems.first().map(|p| p.message.as_str());
                     return Err(BackendError::new(
                         ErrorName::Error,
-                        problems
-                            .iter()
-                            .map(|p| p.message.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; "),
+                        first.unwrap_or("Unknown error"),
                     ));
                 }
             }
@@ -313,12 +312,12 @@ impl CatalogProcessor for BuiltinKindsEntityProcessor {
                 }
                 Ok(entity)
             }
-            Err(problems) => Err(BackendError::input(
+            // Backstage stops at the first reference it cannot parse, and
+            // its reference parser throws a plain `Error`.
+            Err(problems) => Err(BackendError::internal(
                 problems
-                    .iter()
-                    .map(|p| p.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                    .first()
+                    .map_or("Unknown error", |p| p.message.as_str()),
             )),
         }
     }
