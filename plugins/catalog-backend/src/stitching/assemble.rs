@@ -143,11 +143,21 @@ pub(crate) fn error_items(errors: Option<&str>) -> Vec<Value> {
                 Value::String(message) => ("Error".to_owned(), message.clone()),
                 other => ("Error".to_owned(), other.to_string()),
             };
+            // As in Backstage, the item carries the stored serialized error
+            // whole (a `cause` included), not just its name and message.
+            let error = match error {
+                Value::Object(mut e) => {
+                    e.insert("name".to_owned(), Value::String(name.clone()));
+                    e.insert("message".to_owned(), Value::String(message.clone()));
+                    Value::Object(e)
+                }
+                _ => json!({"name": name, "message": message}),
+            };
             json!({
                 "type": PROCESSING_STATUS_TYPE,
                 "level": "error",
                 "message": format!("{name}: {message}"),
-                "error": {"name": name, "message": message},
+                "error": error,
             })
         })
         .collect()
@@ -247,12 +257,16 @@ mod tests {
         check(
             "A3 errors",
             base.clone(),
-            Some(r#"[{"name":"InputError","message":"bad tag"}]"#),
+            Some(
+                r#"[{"name":"InputError","message":"bad tag; caused by Error: x","cause":{"name":"Error","message":"x"}}]"#,
+            ),
             true,
             json!({"apiVersion": "v1", "kind": "Component",
                    "metadata": {"name": "a", "namespace": "default", "uid": "uid-1"}, "relations": rel,
                    "status": {"items": [{"type": "backstage.io/catalog-processing", "level": "error",
-                       "message": "InputError: bad tag", "error": {"name": "InputError", "message": "bad tag"}}]}}),
+                       "message": "InputError: bad tag; caused by Error: x",
+                       "error": {"name": "InputError", "message": "bad tag; caused by Error: x",
+                                 "cause": {"name": "Error", "message": "x"}}}]}}),
         );
         check(
             "A4 javascript guard",
