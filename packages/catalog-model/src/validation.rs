@@ -292,10 +292,13 @@ impl EntityValidator {
         }
         for key in root.keys() {
             if !SCHEMA_ROOT_FIELDS.contains(&key.as_str()) {
-                found.schema(
+                // The validator names the object that has the property, not the
+                // property; the problem still points at the property.
+                found.schema.push(Problem::new(
+                    ProblemKind::Schema,
                     FieldPath::keys(&[key]),
-                    "must NOT have additional properties",
-                );
+                    "Malformed envelope, <root> must NOT have additional properties",
+                ));
             }
         }
         let v = &self.validators;

@@ -729,6 +729,16 @@ fn foreign_root_fields_are_named_e01_e02() {
     }
     // The schema policy runs first: a `status` that is not even an object is
     // reported as such, before the field itself is refused.
+    // E03: any other root field is an additional property of the root object.
+    let mut e = component();
+    e["owner"] = json!("x");
+    let problems = validate_entity(&e);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(problems[0].path, p(&["owner"]));
+    assert_eq!(
+        problems[0].message,
+        "Malformed envelope, <root> must NOT have additional properties"
+    );
     let mut e = component();
     e["status"] = json!([]);
     let messages: Vec<String> = validate_entity(&e).into_iter().map(|p| p.message).collect();
