@@ -105,6 +105,37 @@ impl Tx {
     }
 }
 
+/// WAL frames (pages of 4 KiB) past which the WAL is restarted: 64 MiB.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
+/// Keeps SQLite's write-ahead log from growing without bound. SQLite's
+/// automatic checkpoint copies the log back into the database but can restart
+/// the log only when no reader is using it, and during an ingest some read is
+/// always running (the stitcher plans its next batch while it writes the
+/// current one, the index follower polls): at 100k entities the log grew to
+/// 1 GB next to a 600 MB database, and every page lookup went through it. After
+/// each batch the writers call this: a passive checkpoint reports the log's
+/// size, and past [`WAL_RESTART_FRAMES`] a `RESTART` checkpoint waits for the
+/// readers of the moment (milliseconds) so that the next write starts the log
+/// over. Does nothing on PostgreSQL; a checkpoint that cannot finish is retried
+/// after the next batch.
+pub(crate) async fn limit_wal(db: &Database) {
+    let Database::Sqlite(pool) = db else {
+        return;
+    };
+    let size: Result<(i64, i64, i64), sqlx::Error> =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(pool)
+            .await;
+    if let Ok((_, frames, _)) = size
+        && frames >= WAL_RESTART_FRAMES
+    {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+            .execute(pool)
+            .await;
+    }
+}
+
 /// Milliseconds since the Unix epoch: the unit of every time column.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::mutations::stored_refresh_key;
 use super::orchestrator::{Child, Outcome, ProcessingErrorBody};
 use super::sql::{Arg, col, exec, exec_in, fetch, fetch_in, insert_rows, opt, tuples};
-use crate::db::{Tx, enqueue_stitch, now_ms};
+use crate::db::{Tx, enqueue_stitch, limit_wal, now_ms};
 use crate::engine::CatalogEngine;
 
 /// Rows claimed per batch.
@@ -33,7 +33,7 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// into one, instead of restitching every hub once per batch. Once the backlog
 /// is gone (a batch smaller than [`BATCH_SIZE`], such as a single refreshed
 /// location) stitches are due at once.
-const BUSY_STITCH_DELAY_MS: i64 = 1_000;
+const BUSY_STITCH_DELAY_MS: i64 = 2_000;
 
 /// A claimed row.
 #[derive(Debug)]
@@ -92,6 +92,9 @@ impl CatalogEngine {
                     (None, Some(batch)) => (None, Some(engine.run_batch(batch).await)),
                     (None, None) => (None, None),
                 };
+                if written.is_some() {
+                    limit_wal(&engine.db).await;
+                }
                 if let Some(Err(e)) = written {
                     engine
                         .logger
@@ -160,6 +163,7 @@ impl CatalogEngine {
         let count = batch.0.len();
         let (done, busy) = self.run_batch(batch).await?;
         self.write_results(done, busy).await?;
+        limit_wal(&self.db).await;
         Ok(count)
     }
 

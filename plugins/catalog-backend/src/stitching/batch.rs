@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::StitchStats;
 use super::assemble::{StitchInput, assemble};
 use super::sql::{IN_CHUNK, placeholders, value_tuples};
-use crate::db::{ChangeLogEntry, ChangeOp, Tx, append_change_log, now_ms, on_pool, on_tx};
+use crate::db::{
+    ChangeLogEntry, ChangeOp, Tx, append_change_log, limit_wal, now_ms, on_pool, on_tx,
+};
 use crate::engine::CatalogEngine;
 
 /// Queue rows claimed per batch.
@@ -100,6 +102,7 @@ impl CatalogEngine {
             };
             // On failure the claims still held return to the queue when their
             // lease runs out.
+            limit_wal(&self.db).await;
             total.add(written?);
             match next {
                 Some(next) => current = next,
