@@ -184,12 +184,11 @@ impl CatalogEngine {
     /// [`Outcome::errors`], and any error makes the run unsuccessful.
     pub(crate) async fn process_entity(&self, unprocessed: &Value) -> Outcome {
         // 1. Envelope.
-        let problems = check_envelope(unprocessed);
-        if !problems.is_empty() {
-            let causes: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        // Backstage's envelope validator throws a TypeError at its first problem.
+        if let Some(problem) = check_envelope(unprocessed).into_iter().next() {
             return Outcome::failed(vec![input(format!(
-                "Entity envelope failed validation before processing; caused by {}",
-                causes.join("; ")
+                "Entity envelope failed validation before processing; caused by TypeError: {}",
+                problem.message
             ))]);
         }
         let Some(own_ref) = entity_ref_of(unprocessed).map(|r| r.to_canonical()) else {
