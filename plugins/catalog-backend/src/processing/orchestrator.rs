@@ -29,12 +29,16 @@ use super::sql::{Arg, fetch_pool};
 use crate::db::hash_json;
 use crate::engine::CatalogEngine;
 
-/// A processing error as stored in `refresh_state.errors` and returned by
-/// validate-entity: `{name, message}`.
+/// A processing error as stored in `refresh_state.errors`, returned by
+/// validate-entity and shown in status items, serialized as Backstage
+/// serializes errors: `{name, message}`, plus `cause` for a wrapping error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessingErrorBody {
     pub name: String,
     pub message: String,
+    /// The error this one wraps, serialized the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Box<ProcessingErrorBody>>,
 }
 
 impl ProcessingErrorBody {
@@ -42,6 +46,17 @@ impl ProcessingErrorBody {
         Self {
             name: name.to_owned(),
             message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// An error wrapping `cause`: as Backstage's error classes do, the message
+    /// ends with `; caused by <name>: <message>` of the cause.
+    fn wrapping(name: &str, message: &str, cause: Self) -> Self {
+        Self {
+            name: name.to_owned(),
+            message: format!("{message}; caused by {}: {}", cause.name, cause.message),
+            cause: Some(Box::new(cause)),
         }
     }
 }
@@ -134,9 +149,17 @@ fn input(message: impl Into<String>) -> ProcessingErrorBody {
 }
 
 fn caused_by(processor: &str, stage: &str, error: &BackendError) -> ProcessingErrorBody {
-    input(format!(
-        "Processor {processor} threw an error while {stage}; caused by {error}"
-    ))
+    caused_by_named(processor, stage, error.name.as_str(), &error.message)
+}
+
+/// `InputError: Processor <name> threw an error while <stage>`, wrapping the
+/// processor's error.
+fn caused_by_named(processor: &str, stage: &str, name: &str, message: &str) -> ProcessingErrorBody {
+    ProcessingErrorBody::wrapping(
+        "InputError",
+        &format!("Processor {processor} threw an error while {stage}"),
+        ProcessingErrorBody::new(name, message),
+    )
 }
 
 fn annotation<'v>(entity: &'v Value, key: &str) -> Option<&'v str> {
@@ -186,10 +209,11 @@ impl CatalogEngine {
         // 1. Envelope.
         // Backstage's envelope validator throws a TypeError at its first problem.
         if let Some(problem) = check_envelope(unprocessed).into_iter().next() {
-            return Outcome::failed(vec![input(format!(
-                "Entity envelope failed validation before processing; caused by TypeError: {}",
-                problem.message
-            ))]);
+            return Outcome::failed(vec![ProcessingErrorBody::wrapping(
+                "InputError",
+                "Entity envelope failed validation before processing",
+                ProcessingErrorBody::new("TypeError", problem.message),
+            )]);
         }
         let Some(own_ref) = entity_ref_of(unprocessed).map(|r| r.to_canonical()) else {
             return Outcome::failed(vec![input(
@@ -242,10 +266,11 @@ impl CatalogEngine {
             .into_iter()
             .find(|p| p.kind != ProblemKind::Kind)
         {
-            return Outcome::failed(vec![input(format!(
-                "Policy check failed for {own_ref}; caused by Error: {}",
-                problem.message
-            ))]);
+            return Outcome::failed(vec![ProcessingErrorBody::wrapping(
+                "InputError",
+                &format!("Policy check failed for {own_ref}"),
+                ProcessingErrorBody::new("Error", problem.message),
+            )]);
         }
         apply_default_namespace(&mut entity);
         if let Err(problem) = check_identity_unchanged(unprocessed, &entity) {
@@ -267,14 +292,15 @@ impl CatalogEngine {
                     // a `TypeError` in Backstage; `BackendError` has no such
                     // name, so a kind validator's plain error stands for it.
                     let cause = match e.name {
-                        greenroom_backend_plugin_api::ErrorName::Error => "TypeError".to_owned(),
-                        other => other.to_string(),
+                        greenroom_backend_plugin_api::ErrorName::Error => "TypeError",
+                        other => other.as_str(),
                     };
-                    return Outcome::failed(vec![input(format!(
-                        "Processor {} threw an error while {stage}; caused by {cause}: {}",
+                    return Outcome::failed(vec![caused_by_named(
                         processor.name(),
-                        e.message
-                    ))]);
+                        &stage,
+                        cause,
+                        &e.message,
+                    )]);
                 }
             }
         }

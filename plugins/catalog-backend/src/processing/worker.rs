@@ -199,6 +199,7 @@ impl CatalogEngine {
                         errors: vec![ProcessingErrorBody {
                             name: "InputError".to_owned(),
                             message: format!("Stored entity is not valid JSON: {e}"),
+                            cause: None,
                         }],
                         ..Outcome::default()
                     },
