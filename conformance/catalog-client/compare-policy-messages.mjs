@@ -1,10 +1,10 @@
 // Compares the validate-entity errors of a running Greenroom with the messages
 // Backstage's own policies and kind validators (from @backstage/catalog-model),
 // wrapped as its catalog wraps them, give for the same
-// entities, and prints every difference. Not part of the conformance test: the
-// wording of these messages lives in packages/catalog-model and is known to
-// differ (see the report of the catalog-client conformance work); run this after
-// changing it:
+// entities, and prints every difference. The conformance test (catalog.test.mjs,
+// "validateEntity: policy, kind and reference errors read exactly as
+// catalog-model's own") asserts the same and more, cause included; this tool
+// is the quick look after changing the wording in packages/catalog-model:
 //   GREENROOM_CATALOG_URL=http://127.0.0.1:7007/api/catalog node compare-policy-messages.mjs
 // Exits 1 when any message differs.
 
