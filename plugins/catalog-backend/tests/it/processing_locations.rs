@@ -425,6 +425,30 @@ async fn validate_entity_reports_errors_in_backstage_shapes() {
             (got, expected) => panic!("{id}: got {got:?}, expected {expected:?}"),
         }
     }
+    // V06: the whole error as Backstage serializes it, the kind schema's first
+    // problem (a TypeError) as its cause.
+    let mut no_owner_no_type = good.clone();
+    if let Some(spec) = no_owner_no_type["spec"].as_object_mut() {
+        spec.remove("type");
+        spec.remove("owner");
+    }
+    let errors = f
+        .engine
+        .validate_entity(no_owner_no_type, url)
+        .await
+        .expect_err("V06 invalid");
+    let cause = "/spec must have required property 'type' - missingProperty: type";
+    assert_eq!(
+        serde_json::to_value(&errors).expect("json"),
+        json!([{
+            "name": "InputError",
+            "message": format!(
+                "Processor BuiltinKindsEntityProcessor threw an error while validating the \
+                 entity component:default/good-name; caused by TypeError: {cause}"
+            ),
+            "cause": {"name": "TypeError", "message": cause},
+        }])
+    );
     assert!(f.refs().await.is_empty(), "nothing stored");
     f.cleanup().await;
 }
