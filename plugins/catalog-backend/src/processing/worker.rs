@@ -68,6 +68,8 @@ impl CatalogEngine {
             // while the next one is processed, so that the processors keep the
             // cores busy while the database takes the writes.
             let mut ready: Option<(Vec<Done>, bool)> = None;
+            // Whether the last batch written was full: stitches were put off.
+            let mut was_busy = false;
             while !shutdown.is_cancelled() {
                 let next = match engine.claim_batch().await {
                     Ok(next) => next,
@@ -80,6 +82,9 @@ impl CatalogEngine {
                 };
                 let claimed_any = next.is_some();
                 let wrote = ready.is_some();
+                if let Some((_, busy)) = &ready {
+                    was_busy = *busy;
+                }
                 let (written, processed) = match (ready.take(), next) {
                     (Some((done, busy)), Some(batch)) => {
                         let (written, processed) =
@@ -94,6 +99,16 @@ impl CatalogEngine {
                 };
                 if written.is_some() {
                     limit_wal(&engine.db).await;
+                }
+                // The backlog is gone: what was put off is due now, rather than
+                // up to a delay after the last full batch.
+                if was_busy && written.is_some() && !ready.as_ref().is_some_and(|(_, busy)| *busy) {
+                    was_busy = false;
+                    if let Err(e) = engine.release_put_off_stitches().await {
+                        engine
+                            .logger
+                            .warn(&format!("Releasing put-off stitches failed: {e}"));
+                    }
                 }
                 if let Some(Err(e)) = written {
                     engine
@@ -165,6 +180,34 @@ impl CatalogEngine {
         self.write_results(done, busy).await?;
         limit_wal(&self.db).await;
         Ok(count)
+    }
+
+    /// Makes the stitches a busy loop put off due now. Leased rows (their time
+    /// is a minute ahead) are left alone; on PostgreSQL rows are locked in ref
+    /// order, as every other writer of the queue locks them.
+    async fn release_put_off_stitches(&self) -> Result<(), BackendError> {
+        let now = now_ms();
+        let lock = if self.db.is_postgres() {
+            " ORDER BY entity_ref FOR UPDATE"
+        } else {
+            ""
+        };
+        let mut tx = Tx::begin(&self.db).await?;
+        exec(
+            &mut tx,
+            format!(
+                "UPDATE stitch_queue SET next_stitch_at = $1 WHERE entity_ref IN (\
+                 SELECT entity_ref FROM stitch_queue WHERE next_stitch_at > $2 \
+                 AND next_stitch_at <= $3{lock})"
+            ),
+            vec![
+                Arg::Int(now),
+                Arg::Int(now),
+                Arg::Int(now + BUSY_STITCH_DELAY_MS),
+            ],
+        )
+        .await?;
+        tx.commit().await
     }
 
     /// Claims a batch and reads the current parents of its entities; `None`
