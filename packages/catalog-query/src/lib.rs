@@ -19,6 +19,7 @@ mod postings;
 mod query;
 mod search;
 mod sparse;
+mod text;
 
 pub use crate::base64::{decode_base64, encode_base64};
 pub use crate::error::{IndexError, QueryError};

@@ -2,8 +2,11 @@
 //! which entities carry it (with the original spellings kept for facets).
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use roaring::RoaringBitmap;
+
+use crate::text::TextDict;
 
 /// A set of internal entity ids, stored without a bitmap while it holds a single id,
 /// because most values (uids, names, URLs) belong to exactly one entity. The bitmap is
@@ -205,6 +208,9 @@ pub(crate) struct KeyIndex {
     pub(crate) multi_bounds: BTreeMap<u32, (Box<str>, Box<str>)>,
     /// Lower-cased value → holders, sorted so that prefix scans and ordered walks are cheap.
     pub(crate) values: BTreeMap<Box<str>, ValueEntry>,
+    /// The values joined for full-text search, built by the first search after the set of
+    /// values last changed (only keys that are searched ever hold one).
+    pub(crate) text: OnceLock<TextDict>,
 }
 
 /// The rows one entity has for one key, grouped.
@@ -234,6 +240,7 @@ impl KeyIndex {
                     let mut entry = ValueEntry::default();
                     entry.add(lower, original, id);
                     self.values.insert(Box::from(*lower), entry);
+                    self.text.take();
                 }
             }
         }
@@ -257,6 +264,7 @@ impl KeyIndex {
                 entry.remove(id);
                 if entry.ids.is_empty() {
                     self.values.remove(*lower);
+                    self.text.take();
                 }
             }
         }
@@ -264,6 +272,12 @@ impl KeyIndex {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.exists.is_empty()
+    }
+
+    /// The full-text dictionary of the key's current values.
+    pub(crate) fn text_dict(&self) -> &TextDict {
+        self.text
+            .get_or_init(|| TextDict::build(self.values.keys().map(|v| &**v)))
     }
 
     /// Entities with at least one non-null value for the key.

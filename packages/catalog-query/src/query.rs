@@ -407,76 +407,30 @@ impl CatalogIndex {
         let term = full_text.term.to_lowercase();
         let mut result = RoaringBitmap::new();
         for field in &full_text.fields {
-            if let Some(index) = self.keys.get(field.to_lowercase().as_str()) {
-                for (value, entry) in &index.values {
-                    if like_contains(value, &term) {
+            let Some(index) = self.keys.get(field.to_lowercase().as_str()) else {
+                continue;
+            };
+            let dict = index.text_dict();
+            let hits = dict.matching(&term);
+            if hits.len().saturating_mul(16) < dict.len() {
+                // Few hits: look each value up.
+                for &i in &hits {
+                    if let Some(entry) = index.values.get(dict.value(i)) {
+                        entry.ids.union_into(&mut result);
+                    }
+                }
+            } else {
+                // Many hits: one ordered walk beats as many tree look-ups. The dictionary
+                // lists the values in the tree's order.
+                let mut hits = hits.into_iter().peekable();
+                for (i, (_, entry)) in index.values.iter().enumerate() {
+                    if hits.peek() == Some(&i) {
+                        hits.next();
                         entry.ids.union_into(&mut result);
                     }
                 }
             }
         }
         result
-    }
-}
-
-/// Whether `value` matches the SQL pattern `%term%` the way upstream's
-/// `value LIKE ?` does: upstream does not escape the term, so `%` in it stands
-/// for any run of characters and `_` for any one character.
-fn like_contains(value: &str, term: &str) -> bool {
-    if !term.contains(['%', '_']) {
-        return value.contains(term);
-    }
-    // Wildcard matching of `%term%` with one point to backtrack to: the latest
-    // `%`, retried one character further on each mismatch.
-    let pattern: Vec<char> = std::iter::once('%')
-        .chain(term.chars())
-        .chain(std::iter::once('%'))
-        .collect();
-    let text: Vec<char> = value.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let mut retry: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some('%') => {
-                retry = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == '_' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match retry {
-                Some((star, from)) => {
-                    p = star + 1;
-                    t = from + 1;
-                    retry = Some((star, from + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '%')
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_contains;
-
-    #[test]
-    fn full_text_terms_match_like_upstream_like_patterns() {
-        assert!(like_contains("vessel-tracker", "track"));
-        assert!(!like_contains("vessel-tracker", "trace"));
-        assert!(like_contains("vessel-tracker", "v_ssel"));
-        assert!(like_contains("vessel-tracker", "vessel%tracker"));
-        assert!(like_contains("vessel-tracker", "%"));
-        assert!(like_contains("vessel-tracker", "_"));
-        assert!(like_contains("vessel-tracker", "r_"));
-        assert!(!like_contains("vessel-tracker", "er_"));
-        assert!(like_contains("vessel-tracker", "s%s%r"));
-        assert!(!like_contains("vessel-tracker", "t%v"));
-        assert!(like_contains("zweite fassung", "e_f"));
-        assert!(!like_contains("", "_"));
-        assert!(like_contains("", "%"));
-        assert!(like_contains("fåß", "f_ß"));
     }
 }

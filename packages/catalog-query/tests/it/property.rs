@@ -2,8 +2,8 @@
 //! evaluation over every entity's search rows.
 
 use greenroom_catalog_query::{
-    CatalogIndex, EntityFilter, ListRequest, OrderDirective, OrderField, QueryRequest, SearchRow,
-    WalkStrategy, search_rows,
+    CatalogIndex, EntityFilter, FullTextFilter, ListRequest, OrderDirective, OrderField,
+    QueryRequest, SearchRow, WalkStrategy, search_rows,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -283,5 +283,87 @@ proptest! {
         }
         let naive_facets: Vec<(String, u64)> = naive_facets.into_iter().collect();
         prop_assert_eq!(&facets[0].1, &naive_facets);
+    }
+}
+
+/// Full-text terms: plain substrings, LIKE wildcards, and terms nothing holds.
+const TERMS: [&str; 12] = [
+    "n1", "N", "ser", "_", "%", "o_p", "s%e", "1", "up:d", "x", "JAVA", "b%",
+];
+
+/// Whether `value` matches the SQL pattern `%term%`, by brute force over every split.
+fn naive_like(value: &[char], pattern: &[char]) -> bool {
+    match pattern.split_first() {
+        None => value.is_empty(),
+        Some(('%', rest)) => (0..=value.len()).any(|i| naive_like(&value[i..], rest)),
+        Some((&c, rest)) => value
+            .split_first()
+            .is_some_and(|(&v, tail)| (c == '_' || c == v) && naive_like(tail, rest)),
+    }
+}
+
+fn naive_full_text(rows: &[SearchRow], fields: &[String], term: &str) -> bool {
+    let pattern: Vec<char> = format!("%{}%", term.to_lowercase()).chars().collect();
+    rows.iter().any(|r| {
+        fields.iter().any(|f| f.to_lowercase() == r.key)
+            && r.value
+                .as_deref()
+                .is_some_and(|v| naive_like(&v.chars().collect::<Vec<_>>(), &pattern))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+
+    #[test]
+    fn full_text_agrees_with_naive_evaluation_across_edits(
+        specs in proptest::collection::vec(spec_strategy(), 0..40),
+        edits in proptest::collection::vec((0..40usize, proptest::option::of(spec_strategy())), 0..8),
+        fields in proptest::collection::vec(0..KEYS.len(), 1..3),
+        terms in proptest::collection::vec(0..TERMS.len(), 2..3),
+        limit in 1..6u64,
+    ) {
+        let fields: Vec<String> = fields.into_iter().map(|k| KEYS[k].to_owned()).collect();
+        let mut index = CatalogIndex::new();
+        let kinds = ["component", "api", "group"];
+        for (i, spec) in specs.iter().enumerate() {
+            index.upsert(build(spec, &format!("uid-{:03}", (i * 37) % 101))).expect("indexes");
+        }
+        // Search before and after edits, so that a search structure kept from before an edit
+        // would show up as a wrong answer afterwards.
+        for (round, term) in terms.iter().enumerate() {
+            if round > 0 {
+                for (r, replacement) in &edits {
+                    let Some(spec) = specs.get(*r) else { continue };
+                    index.remove(&format!("{}:default/n{}", kinds[spec.kind], spec.name));
+                    if let Some(new) = replacement {
+                        index.upsert(build(new, &format!("uid-{:03}", 200 + r))).expect("indexes");
+                    }
+                }
+            }
+            let term = TERMS[*term];
+            let mut expected: Vec<(String, String)> = index
+                .iter()
+                .map(|e| (e.uid().to_owned(), e.entity_ref().to_owned(), search_rows(&e.entity()).expect("rows")))
+                .filter(|(_, _, rows)| naive_full_text(rows, &fields, term))
+                .map(|(uid, r, _)| (uid, r))
+                .collect();
+            expected.sort();
+            let expected: Vec<String> = expected.into_iter().map(|(_, r)| r).collect();
+            let full_text = Some(FullTextFilter { term: term.to_owned(), fields: fields.clone() });
+            let mut page = index
+                .query(&QueryRequest { full_text, limit: Some(limit), ..QueryRequest::default() })
+                .expect("query");
+            prop_assert_eq!(page.total_items, expected.len() as u64);
+            let mut got: Vec<String> = page.items.iter().map(|e| e.entity_ref().to_owned()).collect();
+            let mut pages = 1;
+            while let Some(next) = page.next_cursor.clone() {
+                page = index.query(&QueryRequest { cursor: Some(next), limit: Some(limit), ..QueryRequest::default() }).expect("next");
+                got.extend(page.items.iter().map(|e| e.entity_ref().to_owned()));
+                pages += 1;
+                prop_assert!(pages < 100);
+            }
+            prop_assert_eq!(&got, &expected);
+        }
     }
 }
