@@ -1,9 +1,50 @@
 //! Entity facets (spec §7.9, §8.9): original-case value counts per requested key.
 
-use std::collections::BTreeMap;
+use roaring::RoaringBitmap;
 
 use crate::filter::EntityFilter;
 use crate::index::CatalogIndex;
+use crate::postings::Posting;
+
+/// Postings at least this long are counted with roaring's container-wise intersection; shorter
+/// ones by testing each id against a dense bitset of the filter, which avoids the fixed cost
+/// of a roaring intersection for each of the thousands of small values a facet has.
+const DENSE_POSTING: u64 = 1024;
+
+/// The filtered entities as a flat bitset, for constant-time membership tests.
+struct Visible<'a> {
+    set: &'a RoaringBitmap,
+    words: Vec<u64>,
+}
+
+impl<'a> Visible<'a> {
+    fn new(set: &'a RoaringBitmap, universe: usize) -> Self {
+        let mut words = vec![0u64; universe.div_ceil(64)];
+        for id in set {
+            if let Some(word) = words.get_mut(id as usize / 64) {
+                *word |= 1 << (id % 64);
+            }
+        }
+        Self { set, words }
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        self.words
+            .get(id as usize / 64)
+            .is_some_and(|word| word & (1 << (id % 64)) != 0)
+    }
+
+    /// How many ids of `posting` are visible.
+    fn count(&self, posting: &Posting) -> u64 {
+        match posting {
+            Posting::Empty => 0,
+            Posting::One(id) => u64::from(self.contains(*id)),
+            Posting::Small(ids) => ids.iter().filter(|&&id| self.contains(id)).count() as u64,
+            Posting::Many(ids) if ids.len() >= DENSE_POSTING => ids.intersection_len(self.set),
+            Posting::Many(ids) => ids.iter().filter(|&id| self.contains(id)).count() as u64,
+        }
+    }
+}
 
 impl CatalogIndex {
     /// Counts search rows per original-case value for each requested facet, over the
@@ -15,34 +56,50 @@ impl CatalogIndex {
         facets: &[String],
         filter: Option<&EntityFilter>,
     ) -> Vec<(String, Vec<(String, u64)>)> {
-        let visible = filter.map(|f| self.eval(Some(f)));
+        let filtered = filter.map(|f| self.eval(Some(f)));
+        let visible = filtered
+            .as_ref()
+            .map(|set| Visible::new(set, self.entities.len()));
+        let count = |posting: &Posting| match &visible {
+            None => posting.len(),
+            Some(visible) => visible.count(posting),
+        };
         let mut out: Vec<(String, Vec<(String, u64)>)> = Vec::new();
         for facet in facets {
             if out.iter().any(|(name, _)| name == facet) {
                 continue;
             }
             let key = facet.to_lowercase();
-            let mut buckets: BTreeMap<&str, u64> = BTreeMap::new();
+            let mut buckets: Vec<(&str, u64)> = Vec::new();
             if let Some(index) = self.keys.get(key.as_str()) {
                 for (lower, entry) in &index.values {
-                    for (original, holders) in entry.spellings(lower) {
-                        let count = holders.count_in(visible.as_ref());
-                        if count > 0 {
-                            *buckets.entry(original).or_default() += count;
+                    match &entry.originals {
+                        None => {
+                            let n = count(&entry.ids);
+                            if n > 0 {
+                                buckets.push((lower, n));
+                            }
+                        }
+                        Some(variants) => {
+                            // Skip the spellings of a value nobody visible holds.
+                            if visible.is_some() && count(&entry.ids) == 0 {
+                                continue;
+                            }
+                            for (original, holders) in variants.iter() {
+                                let n = count(holders);
+                                if n > 0 {
+                                    buckets.push((original, n));
+                                }
+                            }
                         }
                     }
                 }
-                for (id, repeats) in &self.repeated_rows {
-                    if visible.as_ref().is_some_and(|v| !v.contains(*id)) {
-                        continue;
-                    }
-                    for (row_key, original, extra) in repeats {
-                        if **row_key == *key
-                            && let Some(count) = buckets.get_mut(&**original)
-                        {
-                            *count += extra;
-                        }
-                    }
+                // An original spelling lower-cases to exactly one value, so every original
+                // appears once; sorting is all that is left. Values mostly arrive sorted
+                // already, which the stable sort detects.
+                buckets.sort_by(|a, b| a.0.cmp(b.0));
+                if !self.repeated_rows.is_empty() {
+                    self.add_repeated_rows(&key, &mut buckets, &visible);
                 }
             }
             out.push((
@@ -54,5 +111,27 @@ impl CatalogIndex {
             ));
         }
         out
+    }
+
+    /// Adds the extra rows of entities that repeat one value under `key`.
+    fn add_repeated_rows(
+        &self,
+        key: &str,
+        buckets: &mut [(&str, u64)],
+        visible: &Option<Visible<'_>>,
+    ) {
+        for (id, repeats) in &self.repeated_rows {
+            if visible.as_ref().is_some_and(|v| !v.contains(*id)) {
+                continue;
+            }
+            for (row_key, original, extra) in repeats {
+                if **row_key == *key
+                    && let Ok(at) = buckets.binary_search_by(|(v, _)| (*v).cmp(&**original))
+                    && let Some((_, count)) = buckets.get_mut(at)
+                {
+                    *count += extra;
+                }
+            }
+        }
     }
 }

@@ -8,14 +8,22 @@ use roaring::RoaringBitmap;
 
 use crate::text::TextDict;
 
-/// A set of internal entity ids, stored without a bitmap while it holds a single id,
-/// because most values (uids, names, URLs) belong to exactly one entity. The bitmap is
-/// boxed so that a posting takes 16 bytes instead of 32: there is one per distinct value.
+/// Postings up to this many ids are kept as a sorted array rather than a bitmap.
+const SMALL_POSTING: usize = 16;
+
+/// A set of internal entity ids, sized to what it holds: most values (uids, names, URLs)
+/// belong to exactly one entity and most of the rest (array items, relation targets) to a
+/// handful, so a single id is stored inline and a few ids as one sorted array; only larger
+/// sets pay for a roaring bitmap, whose fixed cost is a few hundred bytes in three
+/// allocations. Boxing keeps a posting at 16 bytes: there is one per distinct value.
 #[derive(Debug, Clone, Default)]
 pub(crate) enum Posting {
     #[default]
     Empty,
     One(u32),
+    /// Two to [`SMALL_POSTING`] ids, sorted ascending, without duplicates.
+    Small(Box<[u32]>),
+    /// More than [`SMALL_POSTING`] ids.
     Many(Box<RoaringBitmap>),
 }
 
@@ -25,8 +33,27 @@ impl Posting {
             Posting::Empty => *self = Posting::One(id),
             Posting::One(existing) => {
                 if *existing != id {
-                    let mut set = RoaringBitmap::new();
-                    set.insert(*existing);
+                    let pair = if *existing < id {
+                        [*existing, id]
+                    } else {
+                        [id, *existing]
+                    };
+                    *self = Posting::Small(Box::new(pair));
+                }
+            }
+            Posting::Small(ids) => {
+                let Err(at) = ids.binary_search(&id) else {
+                    return;
+                };
+                if ids.len() < SMALL_POSTING {
+                    let mut grown = Vec::with_capacity(ids.len() + 1);
+                    grown.extend_from_slice(&ids[..at]);
+                    grown.push(id);
+                    grown.extend_from_slice(&ids[at..]);
+                    *ids = grown.into_boxed_slice();
+                } else {
+                    let mut set =
+                        RoaringBitmap::from_sorted_iter(ids.iter().copied()).unwrap_or_default();
                     set.insert(id);
                     *self = Posting::Many(Box::new(set));
                 }
@@ -45,12 +72,30 @@ impl Posting {
                     *self = Posting::Empty;
                 }
             }
+            Posting::Small(ids) => {
+                let Ok(at) = ids.binary_search(&id) else {
+                    return;
+                };
+                let rest: Vec<u32> = ids
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, _)| i != at)
+                    .map(|(_, &id)| id)
+                    .collect();
+                *self = match rest.as_slice() {
+                    [] => Posting::Empty,
+                    [only] => Posting::One(*only),
+                    _ => Posting::Small(rest.into_boxed_slice()),
+                };
+            }
             Posting::Many(set) => {
                 set.remove(id);
-                if set.len() <= 1 {
-                    *self = match set.min() {
-                        Some(only) => Posting::One(only),
-                        None => Posting::Empty,
+                if set.len() <= SMALL_POSTING as u64 {
+                    let ids: Vec<u32> = set.iter().collect();
+                    *self = match ids.as_slice() {
+                        [] => Posting::Empty,
+                        [only] => Posting::One(*only),
+                        _ => Posting::Small(ids.into_boxed_slice()),
                     };
                 }
             }
@@ -65,6 +110,7 @@ impl Posting {
         match self {
             Posting::Empty => false,
             Posting::One(existing) => *existing == id,
+            Posting::Small(ids) => ids.binary_search(&id).is_ok(),
             Posting::Many(set) => set.contains(id),
         }
     }
@@ -73,6 +119,7 @@ impl Posting {
         match self {
             Posting::Empty => 0,
             Posting::One(_) => 1,
+            Posting::Small(ids) => ids.len() as u64,
             Posting::Many(set) => set.len(),
         }
     }
@@ -85,6 +132,9 @@ impl Posting {
                 set.insert(*id);
                 set
             }
+            Posting::Small(ids) => {
+                RoaringBitmap::from_sorted_iter(ids.iter().copied()).unwrap_or_default()
+            }
             Posting::Many(set) => RoaringBitmap::clone(set),
         }
     }
@@ -95,6 +145,9 @@ impl Posting {
             Posting::Empty => {}
             Posting::One(id) => {
                 target.insert(*id);
+            }
+            Posting::Small(ids) => {
+                target.extend(ids.iter().copied());
             }
             Posting::Many(set) => *target |= &**set,
         }
@@ -111,17 +164,21 @@ impl Posting {
                 }
                 set
             }
+            Posting::Small(ids) => RoaringBitmap::from_sorted_iter(
+                ids.iter().copied().filter(|&id| other.contains(id)),
+            )
+            .unwrap_or_default(),
             Posting::Many(set) => &**set & other,
         }
     }
 
-    /// How many ids are also in `other` (or all of them when `other` is `None`).
-    pub(crate) fn count_in(&self, other: Option<&RoaringBitmap>) -> u64 {
-        match (self, other) {
-            (_, None) => self.len(),
-            (Posting::Empty, _) => 0,
-            (Posting::One(id), Some(other)) => u64::from(other.contains(*id)),
-            (Posting::Many(set), Some(other)) => set.intersection_len(other),
+    /// The ids, ascending.
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+        match self {
+            Posting::Empty => Box::new(std::iter::empty()),
+            Posting::One(id) => Box::new(std::iter::once(*id)),
+            Posting::Small(ids) => Box::new(ids.iter().copied()),
+            Posting::Many(set) => Box::new(set.iter()),
         }
     }
 }
@@ -181,17 +238,6 @@ impl ValueEntry {
             }
         }
     }
-
-    /// Each original spelling with its holders.
-    pub(crate) fn spellings<'a>(
-        &'a self,
-        lower: &'a str,
-    ) -> Box<dyn Iterator<Item = (&'a str, &'a Posting)> + 'a> {
-        match &self.originals {
-            None => Box::new(std::iter::once((lower, &self.ids))),
-            Some(variants) => Box::new(variants.iter().map(|(o, p)| (&**o, p))),
-        }
-    }
 }
 
 /// Everything indexed under one lower-cased search key.
@@ -210,7 +256,7 @@ pub(crate) struct KeyIndex {
     pub(crate) values: BTreeMap<Box<str>, ValueEntry>,
     /// The values joined for full-text search, built by the first search after the set of
     /// values last changed (only keys that are searched ever hold one).
-    pub(crate) text: OnceLock<TextDict>,
+    pub(crate) text: OnceLock<Box<TextDict>>,
 }
 
 /// The rows one entity has for one key, grouped.
@@ -277,7 +323,7 @@ impl KeyIndex {
     /// The full-text dictionary of the key's current values.
     pub(crate) fn text_dict(&self) -> &TextDict {
         self.text
-            .get_or_init(|| TextDict::build(self.values.keys().map(|v| &**v)))
+            .get_or_init(|| Box::new(TextDict::build(self.values.keys().map(|v| &**v))))
     }
 
     /// Entities with at least one non-null value for the key.
@@ -285,11 +331,60 @@ impl KeyIndex {
         let mut set = self.exists.to_bitmap();
         match &self.null_only {
             Posting::Empty => {}
-            Posting::One(id) => {
-                set.remove(*id);
-            }
             Posting::Many(nulls) => set -= &**nulls,
+            small => {
+                for id in small.iter() {
+                    set.remove(id);
+                }
+            }
         }
         set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use roaring::RoaringBitmap;
+
+    use super::Posting;
+
+    #[test]
+    fn postings_agree_with_a_set_through_every_size() {
+        let mut posting = Posting::default();
+        let mut expected = BTreeSet::new();
+        let other: RoaringBitmap = (0..200).filter(|id| id % 3 == 0).collect();
+        // Grow past the small-array limit and shrink back to empty, in a scrambled order
+        // with repeats, checking every operation's view after each step.
+        let steps = (0..120u32)
+            .map(|i| (i * 37 % 50, true))
+            .chain((0..120u32).map(|i| (i * 53 % 50, false)));
+        for (id, add) in steps {
+            if add {
+                posting.insert(id);
+                expected.insert(id);
+            } else {
+                posting.remove(id);
+                expected.remove(&id);
+            }
+            let ids: Vec<u32> = posting.iter().collect();
+            assert_eq!(ids, expected.iter().copied().collect::<Vec<_>>());
+            assert_eq!(posting.len(), expected.len() as u64);
+            assert_eq!(posting.is_empty(), expected.is_empty());
+            assert_eq!(posting.to_bitmap().iter().collect::<Vec<_>>(), ids);
+            assert!(ids.iter().all(|&id| posting.contains(id)));
+            assert!(!posting.contains(1000));
+            let mut union = RoaringBitmap::new();
+            posting.union_into(&mut union);
+            assert_eq!(union.iter().collect::<Vec<_>>(), ids);
+            let both: Vec<u32> = ids
+                .iter()
+                .copied()
+                .filter(|id| other.contains(*id))
+                .collect();
+            assert_eq!(posting.intersect(&other).iter().collect::<Vec<_>>(), both);
+        }
+        assert!(matches!(posting, Posting::Empty));
     }
 }
