@@ -98,9 +98,7 @@ impl CatalogIndex {
                 // appears once; sorting is all that is left. Values mostly arrive sorted
                 // already, which the stable sort detects.
                 buckets.sort_by(|a, b| a.0.cmp(b.0));
-                if !self.repeated_rows.is_empty() {
-                    self.add_repeated_rows(&key, &mut buckets, &visible);
-                }
+                self.add_repeated_rows(&key, &mut buckets, &visible);
             }
             out.push((
                 facet.clone(),
@@ -120,10 +118,16 @@ impl CatalogIndex {
         buckets: &mut [(&str, u64)],
         visible: &Option<Visible<'_>>,
     ) {
-        for (id, repeats) in &self.repeated_rows {
-            if visible.as_ref().is_some_and(|v| !v.contains(*id)) {
+        let Some(ids) = self.repeated_by_key.get(key) else {
+            return;
+        };
+        for id in ids {
+            if visible.as_ref().is_some_and(|v| !v.contains(id)) {
                 continue;
             }
+            let Some(repeats) = self.repeated_rows.get(&id) else {
+                continue;
+            };
             for (row_key, original, extra) in repeats {
                 if **row_key == *key
                     && let Ok(at) = buckets.binary_search_by(|(v, _)| (*v).cmp(&**original))

@@ -107,6 +107,9 @@ pub struct CatalogIndex {
     /// Extra row counts for facets, for the rare entity that repeats one exact value under
     /// one key (for example the same tag twice): id → (key, original, extra rows).
     pub(crate) repeated_rows: HashMap<u32, Vec<RepeatedRow>>,
+    /// Per key, the entities in `repeated_rows` with a repeat under it, so that a facet only
+    /// visits the entities that repeat a value of its own key.
+    pub(crate) repeated_by_key: HashMap<Box<str>, RoaringBitmap>,
     pub(crate) strategy: crate::order::WalkStrategy,
 }
 
@@ -202,7 +205,16 @@ impl CatalogIndex {
         if let Ok(rows) = search_rows(&entity.entity()) {
             self.unindex_rows(&rows, id);
         }
-        self.repeated_rows.remove(&id);
+        if let Some(repeats) = self.repeated_rows.remove(&id) {
+            for (key, _, _) in &repeats {
+                if let Some(ids) = self.repeated_by_key.get_mut(key) {
+                    ids.remove(id);
+                    if ids.is_empty() {
+                        self.repeated_by_key.remove(key);
+                    }
+                }
+            }
+        }
         self.by_ref.remove(entity.entity_ref());
         self.by_uid.remove(entity.uid());
         self.live.remove(id);
@@ -304,6 +316,12 @@ impl CatalogIndex {
             })
             .collect();
         if !repeated.is_empty() {
+            for (key, _, _) in &repeated {
+                self.repeated_by_key
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(id);
+            }
             self.repeated_rows.insert(id, repeated);
         }
     }
