@@ -29,11 +29,13 @@ pub(crate) struct Options {
     pub(crate) store: Store,
     pub(crate) connections: usize,
     pub(crate) requests: usize,
+    /// Adds a group with 5k members and measures edit latency after ingest.
+    pub(crate) latency: bool,
 }
 
 /// Writes the generated catalog as files of 500 documents and a root Location
 /// listing them; returns the root file.
-fn write_catalog(dir: &Path, entities: usize) -> anyhow::Result<std::path::PathBuf> {
+fn write_catalog(dir: &Path, entities: usize, latency: bool) -> anyhow::Result<std::path::PathBuf> {
     let docs = generate::generate_documents(entities, 42);
     let files = generate::into_files(&docs, 500);
     let mut targets = Vec::with_capacity(files.len());
@@ -41,6 +43,10 @@ fn write_catalog(dir: &Path, entities: usize) -> anyhow::Result<std::path::PathB
         let name = format!("part-{i:04}.yaml");
         std::fs::write(dir.join(&name), text)?;
         targets.push(format!("./{name}"));
+    }
+    if latency {
+        crate::edit_latency::write_hub(dir)?;
+        targets.push("./hub.yaml".to_owned());
     }
     let root = dir.join("catalog-info.yaml");
     let listed: Vec<String> = targets.iter().map(|t| format!("    - {t}\n")).collect();
@@ -131,7 +137,7 @@ async fn compare_instances(
 /// A read-only look at the catalog's own tables, to tell when ingestion is
 /// really over: the API serving every entity is not enough, since relation
 /// peers may still be waiting in the stitch queue.
-enum Tables {
+pub(crate) enum Tables {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
 }
@@ -181,6 +187,27 @@ impl Tables {
         })
     }
 
+    /// How many refs were written once, twice, three times or more.
+    async fn write_histogram(&self) -> anyhow::Result<Vec<(i64, i64)>> {
+        const SQL: &str = "SELECT LEAST_N, COUNT(*) FROM (SELECT CASE WHEN COUNT(*) > 3 THEN 4 \
+            ELSE COUNT(*) END AS LEAST_N FROM change_log GROUP BY entity_ref) AS t \
+            GROUP BY LEAST_N ORDER BY LEAST_N";
+        Ok(match self {
+            Tables::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
+            Tables::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
+        })
+    }
+
+    /// Change-log entries for one ref: how often its final entity was written.
+    pub(crate) async fn writes_of(&self, entity_ref: &str) -> anyhow::Result<i64> {
+        const SQL: &str = "SELECT COUNT(*) FROM change_log WHERE entity_ref = $1";
+        let (n,): (i64,) = match self {
+            Tables::Sqlite(pool) => sqlx::query_as(SQL).bind(entity_ref).fetch_one(pool).await?,
+            Tables::Postgres(pool) => sqlx::query_as(SQL).bind(entity_ref).fetch_one(pool).await?,
+        };
+        Ok(n)
+    }
+
     async fn close(self) {
         match self {
             Tables::Sqlite(pool) => pool.close().await,
@@ -202,7 +229,7 @@ async fn total_items(client: &reqwest::Client, base: &str) -> anyhow::Result<u64
 pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("greenroom-bench-catalog-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("catalog"))?;
-    let root = write_catalog(&dir.join("catalog"), options.entities)?;
+    let root = write_catalog(&dir.join("catalog"), options.entities, options.latency)?;
     let postgres = (options.store == Store::Postgres).then(TestPostgres::new);
     let database = match &postgres {
         Some(pg) => pg.database_config(json!({})),
@@ -225,7 +252,12 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     let config = Config::from_value(config).context("bench config")?;
     // Every generated entity, the root Location and the generated Location of
     // the configured location.
-    let expected = (options.entities + 2) as u64;
+    let hub = if options.latency {
+        crate::edit_latency::HUB_MEMBERS + 1
+    } else {
+        0
+    };
+    let expected = (options.entities + 2 + hub) as u64;
 
     let config = Arc::new(config);
     let started = Instant::now();
@@ -270,7 +302,6 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let ingest = started.elapsed();
-    tables.close().await;
     let store = match options.store {
         Store::Sqlite => "SQLite",
         Store::Postgres => "PostgreSQL",
@@ -295,10 +326,27 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         pending.changes,
         pending.changes as f64 / expected as f64
     ));
+    let histogram: Vec<String> = tables
+        .write_histogram()
+        .await?
+        .iter()
+        .map(|(times, refs)| format!("{refs} refs {times}{}x", if *times > 3 { "+" } else { "" }))
+        .collect();
+    say(&format!(
+        "  written per ref                {}",
+        histogram.join(", ")
+    ));
     say(&format!(
         "  RSS after ingest               {:>8.1} MiB",
         rss_mib()
     ));
+    if options.latency {
+        let catalog_dir = dir.join("catalog");
+        crate::edit_latency::edit_row(&client, &base, &catalog_dir).await?;
+        crate::edit_latency::hub_row(&client, &base, &catalog_dir.join("hub.yaml"), &tables)
+            .await?;
+    }
+    tables.close().await;
     if bases.len() > 1 {
         compare_instances(&client, &bases, expected).await?;
     }

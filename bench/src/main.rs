@@ -7,6 +7,7 @@
 use greenroom_bench::generate;
 
 mod catalog;
+mod edit_latency;
 mod serve_startup;
 mod soak;
 mod web;
@@ -50,6 +51,10 @@ enum Bench {
         /// Requests per measured endpoint; 0 skips the read load.
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
+        /// Adds a group with 5k members to the catalog and, after the ingest,
+        /// measures edit latency (an edited user, the group's membership).
+        #[arg(long)]
+        latency: bool,
     },
     /// Memory under a long mixed read load with periodic location refreshes.
     CatalogSoak {
@@ -154,6 +159,7 @@ fn main() -> anyhow::Result<()> {
             instances,
             connections,
             requests,
+            latency,
         } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?
@@ -163,6 +169,7 @@ fn main() -> anyhow::Result<()> {
                 store,
                 connections,
                 requests,
+                latency,
             })),
         Bench::CatalogSoak {
             entities,

@@ -113,6 +113,18 @@ pub struct CatalogEngine {
     /// Providers added by modules (the built-in ones are part of the engine).
     pub(crate) providers: Vec<Arc<dyn EntityProvider>>,
     pub(crate) logger: Logger,
+    /// Wakes the loops of this instance when work was just made due, so that an
+    /// edit does not wait out an idle poll (other instances still poll).
+    pub(crate) wake: Wake,
+}
+
+/// In-process wake-ups for the processing and stitch loops.
+#[derive(Debug, Default)]
+pub(crate) struct Wake {
+    /// A refresh made entities due for processing.
+    pub(crate) processing: tokio::sync::Notify,
+    /// A write queued stitches due at once.
+    pub(crate) stitching: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for CatalogEngine {

@@ -107,6 +107,7 @@ impl CatalogEngine {
             processors,
             providers: extra_providers,
             logger,
+            wake: crate::engine::Wake::default(),
         });
         if orphan_provider_delete {
             engine.remove_unknown_providers().await?;

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::{CatalogEngine, EngineSettings, OrphanStrategy};
 
+pub(crate) use batch::LEASE_MS as STITCH_LEASE_MS;
 pub use feed::ChangeFeedItem;
 pub use graph::{AncestryItem, AncestryResponse};
 
@@ -89,6 +90,7 @@ impl CatalogEngine {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(pause) => {}
+                    () = engine.wake.stitching.notified() => {}
                 }
             }
         })
@@ -126,6 +128,7 @@ impl CatalogEngine {
             processors: Vec::new(),
             providers: Vec::new(),
             logger: Logger::for_plugin("catalog"),
+            wake: crate::engine::Wake::default(),
         }))
     }
 }

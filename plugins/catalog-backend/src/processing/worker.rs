@@ -19,6 +19,7 @@ use super::orchestrator::{Child, Outcome, ProcessingErrorBody};
 use super::sql::{Arg, col, exec, exec_in, fetch, fetch_in, insert_rows, opt, tuples};
 use crate::db::{Tx, enqueue_stitch, limit_wal, now_ms};
 use crate::engine::CatalogEngine;
+use crate::stitching::STITCH_LEASE_MS;
 
 /// Rows claimed per batch.
 const BATCH_SIZE: i64 = 500;
@@ -27,13 +28,17 @@ const CONCURRENCY: usize = 8;
 /// How long the loop waits when nothing is due.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How far stitching is put off while a backlog is being processed (a full
-/// batch was claimed). During a bulk load most entities are touched again soon
+/// batch was claimed): far enough that the stitcher leaves those rows alone
+/// until the backlog is gone, when [`CatalogEngine::release_put_off_stitches`]
+/// makes them due at once. During a bulk load most entities are touched again
 /// by their relation peers (a team by each component it owns, an API by each
-/// consumer); putting their stitches off lets the stitch queue collapse those
-/// into one, instead of restitching every hub once per batch. Once the backlog
-/// is gone (a batch smaller than [`BATCH_SIZE`], such as a single refreshed
-/// location) stitches are due at once.
-const BUSY_STITCH_DELAY_MS: i64 = 2_000;
+/// consumer), and a stitch run while processing still writes costs both the
+/// CPU and, on SQLite, the write lock that processing needs; held back, every
+/// entity is stitched once, after its last touch. A loop that stops during a
+/// backlog without releasing them (a crash) leaves them due after this delay
+/// at the latest; a starting loop releases them at once. A batch smaller than
+/// [`BATCH_SIZE`] (a single refreshed location) queues its stitches due now.
+const BUSY_STITCH_DELAY_MS: i64 = 600_000;
 
 /// A claimed row.
 #[derive(Debug)]
@@ -69,7 +74,9 @@ impl CatalogEngine {
             // cores busy while the database takes the writes.
             let mut ready: Option<(Vec<Done>, bool)> = None;
             // Whether the last batch written was full: stitches were put off.
-            let mut was_busy = false;
+            // A loop that stopped during a backlog may have left put-off rows:
+            // the first write of this one releases them.
+            let mut was_busy = true;
             while !shutdown.is_cancelled() {
                 let next = match engine.claim_batch().await {
                     Ok(next) => next,
@@ -128,6 +135,7 @@ impl CatalogEngine {
                     tokio::select! {
                         () = shutdown.cancelled() => break,
                         () = tokio::time::sleep(IDLE_POLL) => {}
+                        () = engine.wake.processing.notified() => {}
                     }
                 }
             }
@@ -150,6 +158,10 @@ impl CatalogEngine {
         loop {
             let n = self.process_batch().await?;
             if n == 0 {
+                // Stitches put off by full batches are due now.
+                if total > 0 {
+                    self.release_put_off_stitches().await?;
+                }
                 return Ok(total);
             }
             total += n;
@@ -182,9 +194,10 @@ impl CatalogEngine {
         Ok(count)
     }
 
-    /// Makes the stitches a busy loop put off due now. Leased rows (their time
-    /// is a minute ahead) are left alone; on PostgreSQL rows are locked in ref
-    /// order, as every other writer of the queue locks them.
+    /// Makes the stitches a busy loop put off due now. Rows leased by a
+    /// stitcher (their time is at most a stitch lease ahead) are left alone; on
+    /// PostgreSQL rows are locked in ref order, as every other writer of the
+    /// queue locks them.
     async fn release_put_off_stitches(&self) -> Result<(), BackendError> {
         let now = now_ms();
         let lock = if self.db.is_postgres() {
@@ -197,14 +210,9 @@ impl CatalogEngine {
             &mut tx,
             format!(
                 "UPDATE stitch_queue SET next_stitch_at = $1 WHERE entity_ref IN (\
-                 SELECT entity_ref FROM stitch_queue WHERE next_stitch_at > $2 \
-                 AND next_stitch_at <= $3{lock})"
+                 SELECT entity_ref FROM stitch_queue WHERE next_stitch_at > $2{lock})"
             ),
-            vec![
-                Arg::Int(now),
-                Arg::Int(now),
-                Arg::Int(now + BUSY_STITCH_DELAY_MS),
-            ],
+            vec![Arg::Int(now), Arg::Int(now + STITCH_LEASE_MS)],
         )
         .await?;
         tx.commit().await
@@ -392,7 +400,11 @@ impl CatalogEngine {
         };
         let stitch: Vec<String> = stitch.into_iter().collect();
         enqueue_stitch(&mut tx, &stitch, at).await?;
-        tx.commit().await
+        tx.commit().await?;
+        if !busy && !stitch.is_empty() {
+            self.wake.stitching.notify_one();
+        }
+        Ok(())
     }
 
     async fn write_succeeded(

@@ -20,7 +20,7 @@ use crate::engine::CatalogEngine;
 /// Queue rows claimed per batch.
 const BATCH_SIZE: i64 = 1000;
 /// How long a claim is ours; after that another worker may take the rows over.
-const LEASE_MS: i64 = 60_000;
+pub(crate) const LEASE_MS: i64 = 60_000;
 /// How far ahead a draining claim looks: rows put off by processing are due
 /// within a second or so, leased rows only when their lease runs out.
 const DRAIN_HORIZON_MS: i64 = 10_000;

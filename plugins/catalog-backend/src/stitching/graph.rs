@@ -148,6 +148,7 @@ impl CatalogEngine {
             .await
             .map(drop))?;
         }
+        self.wake.processing.notify_one();
         Ok(())
     }
 }
