@@ -107,9 +107,10 @@ impl CatalogEngine {
                 if written.is_some() {
                     limit_wal(&engine.db).await;
                 }
-                // The backlog is gone: what was put off is due now, rather than
-                // up to a delay after the last full batch.
-                if was_busy && written.is_some() && !ready.as_ref().is_some_and(|(_, busy)| *busy) {
+                // The backlog is gone (the batch just processed, if any, was
+                // not full): what was put off is due now. (`ready` was taken
+                // above, so the next batch's fullness is read from `processed`.)
+                if was_busy && written.is_some() && !matches!(&processed, Some(Ok((_, true)))) {
                     was_busy = false;
                     if let Err(e) = engine.release_put_off_stitches().await {
                         engine
