@@ -1,5 +1,7 @@
 //! Entity facets (spec §7.9, §8.9): original-case value counts per requested key.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use roaring::RoaringBitmap;
 
 use crate::filter::EntityFilter;
@@ -10,6 +12,53 @@ use crate::postings::Posting;
 /// ones by testing each id against a dense bitset of the filter, which avoids the fixed cost
 /// of a roaring intersection for each of the thousands of small values a facet has.
 const DENSE_POSTING: u64 = 1024;
+
+/// Facet answers kept at most, and the most buckets one answer may have to be kept.
+const CACHED_ANSWERS: usize = 16;
+const CACHED_BUCKETS: usize = 50_000;
+
+/// One facets answer: each facet with its (value, count) buckets.
+type Answer = Vec<(String, Vec<(String, u64)>)>;
+
+/// The last few facet answers, keyed by the exact request, dropped on any change to the index.
+///
+/// The catalog page asks for the same facet set under the same filter on every load, and
+/// between two changes of the catalog the answer cannot change; copying a kept answer costs
+/// a fraction of recounting it.
+#[derive(Debug, Default)]
+pub(crate) struct FacetCache(Mutex<Vec<Kept>>);
+
+/// A kept answer with the request it answers: the facets as asked and the filter.
+type Kept = (Vec<String>, Option<EntityFilter>, Arc<Answer>);
+
+impl FacetCache {
+    /// Forgets every answer; called by every change to the index, which holds it exclusively.
+    pub(crate) fn clear(&mut self) {
+        self.0
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn get(&self, facets: &[String], filter: Option<&EntityFilter>) -> Option<Arc<Answer>> {
+        let answers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        answers
+            .iter()
+            .find(|(f, q, _)| f.as_slice() == facets && q.as_ref() == filter)
+            .map(|(_, _, answer)| answer.clone())
+    }
+
+    fn put(&self, facets: &[String], filter: Option<&EntityFilter>, answer: Arc<Answer>) {
+        if answer.iter().map(|(_, b)| b.len()).sum::<usize>() > CACHED_BUCKETS {
+            return;
+        }
+        let mut answers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if answers.len() >= CACHED_ANSWERS {
+            answers.remove(0);
+        }
+        answers.push((facets.to_vec(), filter.cloned(), answer));
+    }
+}
 
 /// The filtered entities as a flat bitset, for constant-time membership tests.
 struct Visible<'a> {
@@ -56,6 +105,15 @@ impl CatalogIndex {
         facets: &[String],
         filter: Option<&EntityFilter>,
     ) -> Vec<(String, Vec<(String, u64)>)> {
+        if let Some(answer) = self.facet_cache.get(facets, filter) {
+            return Answer::clone(&answer);
+        }
+        let answer = Arc::new(self.count_facets(facets, filter));
+        self.facet_cache.put(facets, filter, answer.clone());
+        Arc::unwrap_or_clone(answer)
+    }
+
+    fn count_facets(&self, facets: &[String], filter: Option<&EntityFilter>) -> Answer {
         let filtered = filter.map(|f| self.eval(Some(f)));
         let visible = filtered
             .as_ref()

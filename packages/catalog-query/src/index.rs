@@ -111,6 +111,8 @@ pub struct CatalogIndex {
     /// visits the entities that repeat a value of its own key.
     pub(crate) repeated_by_key: HashMap<Box<str>, RoaringBitmap>,
     pub(crate) strategy: crate::order::WalkStrategy,
+    /// Recent facet answers, valid until the index next changes (see `facets.rs`).
+    pub(crate) facet_cache: crate::facets::FacetCache,
 }
 
 impl CatalogIndex {
@@ -152,6 +154,7 @@ impl CatalogIndex {
         {
             return Ok(());
         }
+        self.facet_cache.clear();
         self.remove(&entity_ref);
         if let Some(&other) = self.by_uid.get(uid.as_ref())
             && let Some(previous) = self.entities.get(other as usize).cloned().flatten()
@@ -200,6 +203,7 @@ impl CatalogIndex {
         let Some(entity) = self.entities.get_mut(id as usize).and_then(Option::take) else {
             return false;
         };
+        self.facet_cache.clear();
         // The rows are recomputed from the text rather than stored: flattening is
         // deterministic, and not keeping them saves most of the per-entity memory.
         if let Ok(rows) = search_rows(&entity.entity()) {

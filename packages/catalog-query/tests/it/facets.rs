@@ -181,3 +181,42 @@ fn facets_count_rows_and_follow_updates() {
     assert!(index.remove("component:default/a"));
     check("empty", &index, &["kind"], &[], vec![("kind", vec![])]);
 }
+
+/// Repeated requests may be answered from kept answers, but never across a change.
+#[test]
+fn facets_follow_every_change_to_the_index() {
+    let mut index = CatalogIndex::new();
+    let tagged = |name: &str, uid: &str, tags: &[&str]| {
+        entity("Component", name, uid, json!({"metadata": {"tags": tags}}))
+    };
+    index.upsert(tagged("a", "u1", &["java"])).expect("upsert");
+    let ask = |index: &CatalogIndex| index.facets(&strings(&["metadata.tags"]), None);
+    let buckets = |pairs: &[(&str, u64)]| {
+        vec![(
+            "metadata.tags".to_owned(),
+            pairs
+                .iter()
+                .map(|(v, c)| ((*v).to_owned(), *c))
+                .collect::<Buckets>(),
+        )]
+    };
+    assert_eq!(ask(&index), buckets(&[("java", 1)]));
+    assert_eq!(ask(&index), buckets(&[("java", 1)]));
+    index
+        .upsert(tagged("b", "u2", &["go", "java"]))
+        .expect("upsert");
+    assert_eq!(ask(&index), buckets(&[("go", 1), ("java", 2)]));
+    index.upsert(tagged("a", "u1", &["Go"])).expect("upsert");
+    assert_eq!(ask(&index), buckets(&[("Go", 1), ("go", 1), ("java", 1)]));
+    assert!(index.remove("component:default/b"));
+    assert_eq!(ask(&index), buckets(&[("Go", 1)]));
+    let filter = parse_filter_params(&strings(&["kind=component"])).expect("filter");
+    let filtered = index.facets(&strings(&["metadata.tags"]), filter.as_ref());
+    assert_eq!(filtered, buckets(&[("Go", 1)]));
+    assert!(index.remove("component:default/a"));
+    assert_eq!(ask(&index), buckets(&[]));
+    assert_eq!(
+        index.facets(&strings(&["metadata.tags"]), filter.as_ref()),
+        buckets(&[])
+    );
+}
