@@ -49,14 +49,18 @@ fn write_catalog(dir: &Path, entities: usize, latency: bool) -> anyhow::Result<s
         targets.push("./hub.yaml".to_owned());
     }
     let root = dir.join("catalog-info.yaml");
-    let listed: Vec<String> = targets.iter().map(|t| format!("    - {t}\n")).collect();
-    std::fs::write(
-        &root,
+    let text = if latency {
+        // One Location entity per file, as a catalog of many repositories has:
+        // an edit then refreshes a location of 500 entities, not the root.
+        crate::edit_latency::location_documents(&targets)
+    } else {
+        let listed: Vec<String> = targets.iter().map(|t| format!("    - {t}\n")).collect();
         format!(
             "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: bench-root\nspec:\n  targets:\n{}",
             listed.concat()
-        ),
-    )?;
+        )
+    };
+    std::fs::write(&root, text)?;
     Ok(root)
 }
 
@@ -252,12 +256,15 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     let config = Config::from_value(config).context("bench config")?;
     // Every generated entity, the root Location and the generated Location of
     // the configured location.
-    let hub = if options.latency {
-        crate::edit_latency::HUB_MEMBERS + 1
+    // With `--latency`: the hub group and its members, and one Location per
+    // file (the part files and the hub file; the last of these takes the place
+    // of the single root Location).
+    let extra = if options.latency {
+        crate::edit_latency::HUB_MEMBERS + 1 + options.entities.div_ceil(500)
     } else {
         0
     };
-    let expected = (options.entities + 2 + hub) as u64;
+    let expected = (options.entities + 2 + extra) as u64;
 
     let config = Arc::new(config);
     let started = Instant::now();

@@ -31,6 +31,20 @@ pub(crate) fn write_hub(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// One Location entity per target file, as the documents of one root file.
+pub(crate) fn location_documents(targets: &[String]) -> String {
+    let docs: Vec<String> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, target)| {
+            format!(
+                "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: bench-file-{i}\nspec:\n  target: {target}\n"
+            )
+        })
+        .collect();
+    docs.join("---\n")
+}
+
 fn hub_member(i: usize, group: &str) -> String {
     format!(
         "---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: hub-member-{i}\nspec:\n  memberOf: [{group}]\n"
