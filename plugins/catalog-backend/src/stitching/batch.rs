@@ -18,7 +18,7 @@ use crate::db::{
 use crate::engine::CatalogEngine;
 
 /// Queue rows claimed per batch.
-const BATCH_SIZE: i64 = 1000;
+const BATCH_SIZE: i64 = 2000;
 /// How long a claim is ours; after that another worker may take the rows over.
 pub(crate) const LEASE_MS: i64 = 60_000;
 /// How far ahead a draining claim looks: rows put off by processing are due
