@@ -305,25 +305,6 @@ async fn api_docs_page(State(state): State<ApiDocsState>, ctx: PageContext) -> R
     )
 }
 
-/// Facet counts as select choices, led by "All", at most [`MAX_CHOICES`].
-fn choices(counts: &[FacetCount], label_of: impl Fn(&str) -> String) -> Vec<Choice> {
-    let mut sorted: Vec<&FacetCount> = counts.iter().collect();
-    sorted.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-    sorted.truncate(MAX_CHOICES);
-    sorted.sort_by_key(|c| c.value.to_lowercase());
-    let mut out = vec![Choice {
-        value: String::new(),
-        label: "All".to_owned(),
-        count: None,
-    }];
-    out.extend(sorted.into_iter().map(|c| Choice {
-        value: c.value.clone(),
-        label: label_of(&c.value),
-        count: Some(c.count),
-    }));
-    out
-}
-
 /// One filter's choices and the selected value (a value no API has still
 /// shows as selected, with a zero count).
 fn filter_choices(
@@ -333,7 +314,7 @@ fn filter_choices(
     field: &str,
 ) -> (Vec<Choice>, Option<String>) {
     let counts = facets.get(field).map(Vec::as_slice).unwrap_or_default();
-    let mut list = choices(counts, |value| {
+    let mut list = crate::list::choices(counts, MAX_CHOICES, |value| {
         if param == "owner" {
             greenroom_web::components::humanize_ref(value, Some("group"))
         } else {

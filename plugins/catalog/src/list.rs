@@ -299,11 +299,16 @@ impl<'a> CatalogQuery<'a> {
     }
 }
 
-/// Facet counts as select choices, led by "All".
-fn choices(counts: &[FacetCount], label_of: impl Fn(&str) -> String) -> Vec<Choice> {
+/// Facet counts as select choices, led by "All": the `limit` most frequent
+/// values, listed alphabetically.
+pub(crate) fn choices(
+    counts: &[FacetCount],
+    limit: usize,
+    label_of: impl Fn(&str) -> String,
+) -> Vec<Choice> {
     let mut sorted: Vec<&FacetCount> = counts.iter().collect();
     sorted.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-    sorted.truncate(MAX_CHOICES);
+    sorted.truncate(limit);
     sorted.sort_by_key(|a| a.value.to_lowercase());
     let mut out = vec![Choice {
         value: String::new(),
@@ -348,7 +353,7 @@ async fn kind_counts(catalog: &dyn CatalogApi) -> Result<Vec<FacetCount>, Backen
 /// One facet filter: "All", then each value with its count; a value from
 /// the URL that no entity of this kind has still shows as chosen.
 fn filter_select(ctx: &PageContext, param: &str, label: &str, counts: &[FacetCount]) -> Markup {
-    let mut options = choices(counts, |value| {
+    let mut options = choices(counts, MAX_CHOICES, |value| {
         if param == "owner" {
             greenroom_web::components::humanize_ref(value, Some("group"))
         } else {
