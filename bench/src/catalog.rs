@@ -64,7 +64,8 @@ fn write_catalog(dir: &Path, entities: usize, latency: bool) -> anyhow::Result<s
     Ok(root)
 }
 
-fn rss_mib() -> f64 {
+/// Resident set size of this process in MiB (0 when `/proc` cannot be read).
+pub(crate) fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -74,6 +75,39 @@ fn rss_mib() -> f64 {
                 .and_then(|v| v.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// The configuration every catalog benchmark starts its backend with: a
+/// loopback listener, SQLite files under `dir/data` (or the given PostgreSQL),
+/// every built-in kind allowed, and `locations` as file locations.
+pub(crate) fn bench_config(
+    dir: &Path,
+    postgres: Option<&TestPostgres>,
+    locations: &[&Path],
+) -> anyhow::Result<Config> {
+    let database = match postgres {
+        Some(pg) => pg.database_config(json!({})),
+        None => json!({
+            "client": "better-sqlite3",
+            "connection": { "directory": dir.join("data").display().to_string() },
+        }),
+    };
+    let locations: Vec<_> = locations
+        .iter()
+        .map(|target| json!({ "type": "file", "target": target.display().to_string() }))
+        .collect();
+    Config::from_value(json!({
+        "backend": {
+            "baseUrl": "http://127.0.0.1",
+            "listen": { "host": "127.0.0.1", "port": 0 },
+            "database": database,
+        },
+        "catalog": {
+            "rules": [{ "allow": ["Component", "System", "API", "Resource", "Location", "Domain", "Group", "User", "Template"] }],
+            "locations": locations,
+        },
+    }))
+    .context("bench config")
 }
 
 /// Checks that every instance serves each entity once and the same final JSON:
@@ -235,25 +269,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("catalog"))?;
     let root = write_catalog(&dir.join("catalog"), options.entities, options.latency)?;
     let postgres = (options.store == Store::Postgres).then(TestPostgres::new);
-    let database = match &postgres {
-        Some(pg) => pg.database_config(json!({})),
-        None => json!({
-            "client": "better-sqlite3",
-            "connection": { "directory": dir.join("data").display().to_string() },
-        }),
-    };
-    let config = json!({
-        "backend": {
-            "baseUrl": "http://127.0.0.1",
-            "listen": { "host": "127.0.0.1", "port": 0 },
-            "database": database,
-        },
-        "catalog": {
-            "rules": [{ "allow": ["Component", "System", "API", "Resource", "Location", "Domain", "Group", "User", "Template"] }],
-            "locations": [{ "type": "file", "target": root.display().to_string() }],
-        },
-    });
-    let config = Config::from_value(config).context("bench config")?;
+    let config = bench_config(&dir, postgres.as_ref(), &[&root])?;
     // Every generated entity, the root Location and the generated Location of
     // the configured location.
     // With `--latency`: the hub group and its members, and one Location per

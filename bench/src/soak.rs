@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use greenroom_backend_defaults::Backend;
 use greenroom_backend_test_utils::database::TestPostgres;
-use greenroom_config::Config;
 use serde_json::{Value, json};
 
 use crate::catalog::Store;
@@ -32,19 +31,6 @@ pub(crate) struct Options {
     pub(crate) connections: usize,
     pub(crate) duration: Duration,
     pub(crate) refresh_every: Duration,
-}
-
-/// Resident set size of this process in MiB (0 when `/proc` cannot be read).
-pub(crate) fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
 }
 
 /// Writes the catalog's files and the root Location; returns the root file and the
@@ -87,7 +73,7 @@ async fn sample_rss(stop: Arc<AtomicBool>) -> Vec<(f64, f64)> {
     let mut minutes: Vec<(f64, f64)> = Vec::new();
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let rss = rss_mib();
+        let rss = crate::catalog::rss_mib();
         let minute = usize::try_from(started.elapsed().as_secs() / 60).unwrap_or(usize::MAX);
         match minutes.get_mut(minute) {
             Some((floor, top)) => {
@@ -218,28 +204,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("catalog"))?;
     let (root, part) = write_catalog(&dir.join("catalog"), options.entities)?;
     let postgres = (options.store == Store::Postgres).then(TestPostgres::new);
-    let database = match &postgres {
-        Some(pg) => pg.database_config(json!({})),
-        None => json!({
-            "client": "better-sqlite3",
-            "connection": { "directory": dir.join("data").display().to_string() },
-        }),
-    };
-    let config = Config::from_value(json!({
-        "backend": {
-            "baseUrl": "http://127.0.0.1",
-            "listen": { "host": "127.0.0.1", "port": 0 },
-            "database": database,
-        },
-        "catalog": {
-            "rules": [{ "allow": ["Component", "System", "API", "Resource", "Location", "Domain", "Group", "User", "Template"] }],
-            "locations": [
-                { "type": "file", "target": root.display().to_string() },
-                { "type": "file", "target": part.display().to_string() },
-            ],
-        },
-    }))
-    .context("bench config")?;
+    let config = crate::catalog::bench_config(&dir, postgres.as_ref(), &[&root, &part])?;
     // The generated entities, the root Location and the two generated Locations of
     // the configured locations.
     let expected = (options.entities + 3) as u64;
@@ -275,7 +240,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         "  fully stitched after           {:>8.2} s",
         started.elapsed().as_secs_f64()
     ));
-    let start_rss = rss_mib();
+    let start_rss = crate::catalog::rss_mib();
     say(&format!(
         "  RSS at start of load           {start_rss:>8.1} MiB"
     ));
@@ -301,7 +266,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     stop.store(true, Ordering::Relaxed);
     let log = refreshes.await??;
     let elapsed = load_started.elapsed();
-    let end_rss = rss_mib();
+    let end_rss = crate::catalog::rss_mib();
     let minutes = sampler.await?;
     p99s.sort();
     let visible: Vec<Duration> = log.visible_after.iter().filter_map(|d| *d).collect();

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use greenroom_backend_defaults::Backend;
 use greenroom_backend_test_utils::database::TestPostgres;
-use greenroom_config::Config;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::catalog::Store;
 use crate::{median, say};
@@ -120,25 +119,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("catalog"))?;
     let root = write_catalog(&dir.join("catalog"), options.entities)?;
     let postgres = (options.store == Store::Postgres).then(TestPostgres::new);
-    let database = match &postgres {
-        Some(pg) => pg.database_config(json!({})),
-        None => json!({
-            "client": "better-sqlite3",
-            "connection": { "directory": dir.join("data").display().to_string() },
-        }),
-    };
-    let config = Config::from_value(json!({
-        "backend": {
-            "baseUrl": "http://127.0.0.1",
-            "listen": { "host": "127.0.0.1", "port": 0 },
-            "database": database,
-        },
-        "catalog": {
-            "rules": [{ "allow": ["Component", "System", "API", "Resource", "Location", "Domain", "Group", "User", "Template"] }],
-            "locations": [{ "type": "file", "target": root.display().to_string() }],
-        },
-    }))
-    .context("bench config")?;
+    let config = crate::catalog::bench_config(&dir, postgres.as_ref(), &[&root])?;
     // Every generated entity, the root Location and the generated Location of
     // the configured location.
     let expected = (options.entities + 2) as u64;
