@@ -17,6 +17,11 @@ use greenroom_catalog_client::{CatalogApi, CatalogClient};
 use greenroom_web::{EntityTab, PageContext, WEB_EXTENSION_POINT, WebRegistry};
 use serde_json::{Value, json};
 
+#[path = "import_support/harness.rs"]
+mod harness;
+
+use harness::{get, page};
+
 const PETSTORE: &str = r##"openapi: 3.0.3
 info:
   title: Petstore
@@ -475,20 +480,6 @@ async fn start_portal(database: Value, files: &TestDir) -> anyhow::Result<Portal
         catalog,
         registry,
     })
-}
-
-async fn get(backend: &TestBackend, path: &str) -> anyhow::Result<(u16, String)> {
-    let response = reqwest::get(backend.url(path)).await?;
-    let status = response.status().as_u16();
-    Ok((status, response.text().await?))
-}
-
-async fn page(backend: &TestBackend, path: &str) -> anyhow::Result<String> {
-    let (status, body) = get(backend, path).await?;
-    if status != 200 {
-        bail!("{path} answered {status}: {body}");
-    }
-    Ok(body)
 }
 
 /// The API names the table lists, in order (from their entity links).

@@ -5,18 +5,21 @@
 //! last good version, inspect, refresh, the unregister flow of a registered
 //! location, the 404 page and case-insensitive lookups.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use async_trait::async_trait;
-use axum::Router;
 use greenroom_backend_plugin_api::{BackendFeature, BackendModule};
 use greenroom_backend_test_utils::backend::TestBackend;
 use greenroom_backend_test_utils::database::{TestDir, TestPostgres};
 use greenroom_web::{EntityCard, EntityTab, PageContext, WEB_EXTENSION_POINT};
 use maud::{Markup, html};
 use serde_json::{Value, json};
+
+#[path = "import_support/harness.rs"]
+mod harness;
+
+use harness::{SourceHost, serve_dir};
 
 const ROOT: &str = "\
 apiVersion: backstage.io/v1alpha1
@@ -216,44 +219,6 @@ fn extras() -> BackendFeature {
         });
     })
     .into()
-}
-
-/// A loopback HTTP server serving one folder, standing in for a source host.
-struct SourceHost {
-    base: String,
-    host: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for SourceHost {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve_dir(dir: PathBuf) -> anyhow::Result<SourceHost> {
-    async fn file(
-        axum::extract::State(dir): axum::extract::State<PathBuf>,
-        axum::extract::Path(name): axum::extract::Path<String>,
-    ) -> Result<String, axum::http::StatusCode> {
-        if name.contains("..") || name.contains('/') {
-            return Err(axum::http::StatusCode::BAD_REQUEST);
-        }
-        std::fs::read_to_string(dir.join(name)).map_err(|_| axum::http::StatusCode::NOT_FOUND)
-    }
-    let app = Router::new()
-        .route("/files/{name}", axum::routing::get(file))
-        .with_state(dir);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(SourceHost {
-        base: format!("http://{addr}/files"),
-        host: addr.to_string(),
-        task,
-    })
 }
 
 /// Polls `check` every 100 ms for up to 30 s.

@@ -10,6 +10,11 @@ use greenroom_backend_test_utils::backend::TestBackend;
 use greenroom_backend_test_utils::database::{TestDir, TestPostgres};
 use serde_json::{Value, json};
 
+#[path = "import_support/harness.rs"]
+mod harness;
+
+use harness::{get, page};
+
 /// `(name, type, lifecycle, owner, tags, extra metadata lines)`.
 const COMPONENTS: [(&str, &str, &str, &str, &str, &str); 6] = [
     (
@@ -137,22 +142,6 @@ async fn start(database: Value, files: &TestDir) -> anyhow::Result<TestBackend> 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(backend)
-}
-
-/// A page's status and body.
-async fn get(backend: &TestBackend, path: &str) -> anyhow::Result<(u16, String)> {
-    let response = reqwest::get(backend.url(path)).await?;
-    let status = response.status().as_u16();
-    Ok((status, response.text().await?))
-}
-
-/// A page that must answer 200.
-async fn page(backend: &TestBackend, path: &str) -> anyhow::Result<String> {
-    let (status, body) = get(backend, path).await?;
-    if status != 200 {
-        bail!("{path} answered {status}: {body}");
-    }
-    Ok(body)
 }
 
 /// The components the table lists, in order (from their entity links).

@@ -164,3 +164,19 @@ pub(crate) async fn wait_for_count(
     .await;
     waited.map_err(|e| anyhow::anyhow!("{e} (last count {:?})", last.get()))
 }
+
+/// A page's status and body.
+pub(crate) async fn get(backend: &TestBackend, path: &str) -> anyhow::Result<(u16, String)> {
+    let response = reqwest::get(backend.url(path)).await?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await?))
+}
+
+/// A page that must answer 200.
+pub(crate) async fn page(backend: &TestBackend, path: &str) -> anyhow::Result<String> {
+    let (status, body) = get(backend, path).await?;
+    if status != 200 {
+        anyhow::bail!("{path} answered {status}: {body}");
+    }
+    Ok(body)
+}
