@@ -28,7 +28,7 @@ use greenroom_backend_plugin_api::services::{
 use greenroom_backend_plugin_api::{BackendError, BackendPlugin};
 use greenroom_plugin_catalog_node::{
     CATALOG_ANALYSIS_EXTENSION_POINT, CATALOG_PROCESSING_EXTENSION_POINT, CatalogAnalysisExtension,
-    CatalogProcessingExtension, CatalogRouterSlot, PlaceholderResolver,
+    CatalogProcessingExtension, CatalogRouterSlot,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -56,15 +56,15 @@ pub fn plugin() -> BackendPlugin {
             let config = env.get(&ROOT_CONFIG).await?;
             let logger = env.get(&LOGGER).await?;
             let db = env.get(&DATABASE).await?.client().await?;
-            let mut engine = CatalogEngine::new(
+            let engine = CatalogEngine::new(
                 db,
                 &config,
                 (*logger).clone(),
                 extension.processors(),
                 extension.providers(),
+                extension.placeholder_resolvers(),
             )
             .await?;
-            install_placeholder_resolvers(&mut engine, extension.placeholder_resolvers())?;
             engine.connect_providers().await?;
             let (index, seq) = follower::load_index(&engine).await?;
             let sync = Arc::new(follower::IndexSync::new(Arc::clone(&index), seq));
@@ -129,33 +129,4 @@ pub fn plugin() -> BackendPlugin {
             Ok(())
         });
     })
-}
-
-/// Gives the built-in placeholder processor the resolvers modules added.
-///
-/// The engine has just been built and nothing else holds it yet, so it can
-/// still be changed in place.
-fn install_placeholder_resolvers(
-    engine: &mut Arc<CatalogEngine>,
-    resolvers: Vec<(String, Arc<dyn PlaceholderResolver>)>,
-) -> Result<(), BackendError> {
-    if resolvers.is_empty() {
-        return Ok(());
-    }
-    let engine = Arc::get_mut(engine).ok_or_else(|| {
-        BackendError::internal("the catalog engine is shared before its processors are complete")
-    })?;
-    let reader = Arc::new(processing::Reader::new(
-        engine.settings.reading_allow.clone(),
-        engine.settings.cwd.clone(),
-    ));
-    for processor in &mut engine.processors {
-        if processor.name() == processing::PlaceholderProcessor::NAME {
-            *processor = Arc::new(processing::PlaceholderProcessor::with_resolvers(
-                Arc::clone(&reader),
-                resolvers.clone(),
-            ));
-        }
-    }
-    Ok(())
 }

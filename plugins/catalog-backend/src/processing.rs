@@ -27,7 +27,7 @@ use greenroom_backend_plugin_api::BackendError;
 use greenroom_backend_plugin_api::services::{Database, Logger};
 use greenroom_catalog_model::rules::CatalogRules;
 use greenroom_config::Config;
-use greenroom_plugin_catalog_node::{CatalogProcessor, EntityProvider};
+use greenroom_plugin_catalog_node::{CatalogProcessor, EntityProvider, PlaceholderResolver};
 
 use crate::engine::{CatalogEngine, EngineSettings};
 
@@ -56,6 +56,7 @@ impl CatalogEngine {
         logger: Logger,
         extra_processors: Vec<Arc<dyn CatalogProcessor>>,
         extra_providers: Vec<Arc<dyn EntityProvider>>,
+        placeholder_resolvers: Vec<(String, Arc<dyn PlaceholderResolver>)>,
     ) -> Result<Arc<CatalogEngine>, BackendError> {
         crate::db::migrate(&db).await?;
         let settings = EngineSettings::from_config(config)?;
@@ -74,8 +75,9 @@ impl CatalogEngine {
         let disable_defaults = config
             .get_optional_bool("catalog.disableDefaultProcessors")?
             .unwrap_or(false);
-        let mut processors: Vec<Arc<dyn CatalogProcessor>> =
-            vec![Arc::new(PlaceholderProcessor::new(reader.clone()))];
+        let mut processors: Vec<Arc<dyn CatalogProcessor>> = vec![Arc::new(
+            PlaceholderProcessor::with_resolvers(reader.clone(), placeholder_resolvers),
+        )];
         if !disable_defaults {
             processors.push(Arc::new(FileReaderProcessor::new(reader.clone())));
             processors.push(Arc::new(UrlReaderProcessor::new(reader.clone())));

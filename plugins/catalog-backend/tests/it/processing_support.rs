@@ -58,6 +58,7 @@ impl Fixture {
             Logger::for_plugin("catalog"),
             Vec::new(),
             Vec::new(),
+            Vec::new(),
         )
         .await
         .unwrap_or_else(|e| panic!("engine: {e}"));
