@@ -22,6 +22,11 @@ const MIGRATIONS: &[Migration] = &[
         "location presence",
         include_str!("../migrations/0002_location_presence.sql"),
     ),
+    Migration::new(
+        3,
+        "no relations target index",
+        include_str!("../migrations/0003_relations_target_index.sql"),
+    ),
 ];
 
 /// Applies the catalog's migrations.

@@ -241,7 +241,10 @@ impl CatalogEngine {
                 .iter()
                 .map(|i| {
                     vec![
-                        Arg::Text(uuid::Uuid::new_v4().to_string()),
+                        // Time-ordered ids (UUIDv7): rows keyed by entity id (the
+                        // state's primary key, relations, final entities) are then
+                        // appended to their indexes instead of landing on random pages.
+                        Arg::Text(uuid::Uuid::now_v7().to_string()),
                         Arg::from(&i.entity_ref),
                         Arg::Text(i.entity.to_string()),
                         Arg::from(&i.hash),

@@ -21,8 +21,12 @@ use crate::db::{Tx, enqueue_stitch, limit_wal, now_ms};
 use crate::engine::CatalogEngine;
 use crate::stitching::STITCH_LEASE_MS;
 
-/// Rows claimed per batch.
-const BATCH_SIZE: i64 = 500;
+/// Rows claimed per batch. During a bulk load each batch is one write
+/// transaction, and SQLite's cost per transaction grows with the number of
+/// index pages it dirties (relation rows land all over their indexes), so
+/// larger batches write the same rows for less: 2000 rows per batch took the
+/// late processing writes of a 30k load from ~44 to ~25 ms per 100 entities.
+const BATCH_SIZE: i64 = 2000;
 /// Entities processed at once within a batch.
 const CONCURRENCY: usize = 8;
 /// How long the loop waits when nothing is due.
@@ -609,7 +613,10 @@ impl CatalogEngine {
                 .iter()
                 .map(|c| {
                     vec![
-                        Arg::Text(uuid::Uuid::new_v4().to_string()),
+                        // Time-ordered ids (UUIDv7): rows keyed by entity id (the
+                        // state's primary key, relations, final entities) are then
+                        // appended to their indexes instead of landing on random pages.
+                        Arg::Text(uuid::Uuid::now_v7().to_string()),
                         Arg::from(&c.entity_ref),
                         Arg::Text(c.entity.to_string()),
                         Arg::from(&c.hash),

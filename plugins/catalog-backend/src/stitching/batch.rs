@@ -63,6 +63,9 @@ enum Planned {
     Unprocessed,
     /// The assembled final entity.
     Ready(Stitched),
+    /// A processed entity that is not a JSON object (logged, then treated as
+    /// unprocessed).
+    Unassemblable,
 }
 
 impl CatalogEngine {
@@ -274,14 +277,16 @@ impl CatalogEngine {
             let current = finals.get(entity_ref.as_str());
             let live_id = live.get(entity_ref.as_str());
             match plan {
-                Planned::Gone | Planned::Unprocessed if live_id.is_none() => {
+                Planned::Gone | Planned::Unprocessed | Planned::Unassemblable
+                    if live_id.is_none() =>
+                {
                     if let Some((id, _)) = current {
                         deletes.push((entity_ref, id));
                     }
                 }
                 // A row created after the read: its creator queued it again.
                 Planned::Gone => {}
-                Planned::Unprocessed => stats.unchanged += 1,
+                Planned::Unprocessed | Planned::Unassemblable => stats.unchanged += 1,
                 Planned::Ready(stitched) => {
                     if live_id != Some(&stitched.entity_id) {
                         // Deleted or replaced since the read; whoever changed it
@@ -443,48 +448,89 @@ impl CatalogEngine {
             with_parent.extend(rows.into_iter().map(|(r,)| r));
         }
 
+        // Assembly (parse, add relations, hash, serialise) is CPU work of a
+        // millisecond or so per hundred entities; it runs off the async threads,
+        // split in as many parts as there are cores, so that the plan of the next
+        // batch does not become the stitcher's critical path while the current
+        // one is written.
+        let mut work: Vec<(String, Option<StateRow>, Vec<(String, String)>, bool)> = refs
+            .iter()
+            .map(|entity_ref| {
+                let state = states.remove(entity_ref);
+                let rels = relations.remove(entity_ref).unwrap_or_default();
+                let has_parent = with_parent.contains(entity_ref);
+                (entity_ref.clone(), state, rels, has_parent)
+            })
+            .collect();
+        let parts = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, 8);
+        let per_part = work.len().div_ceil(parts).max(1);
+        let mut tasks = Vec::with_capacity(parts);
+        while !work.is_empty() {
+            let rest = work.split_off(work.len().min(per_part));
+            let part = std::mem::replace(&mut work, rest);
+            tasks.push(tokio::task::spawn_blocking(move || {
+                part.into_iter()
+                    .map(|(entity_ref, state, rels, has_parent)| {
+                        let plan = plan_one(state, rels, has_parent);
+                        (entity_ref, plan)
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        }
         let mut plans = HashMap::with_capacity(refs.len());
-        for entity_ref in refs {
-            let plan = match states.remove(entity_ref) {
-                None => Planned::Gone,
-                Some(StateRow {
-                    processed: None, ..
-                }) => Planned::Unprocessed,
-                Some(StateRow {
-                    entity_id,
-                    processed: Some(processed),
-                    errors,
-                }) => {
-                    let mut rels = relations.remove(entity_ref).unwrap_or_default();
-                    rels.sort_unstable();
-                    rels.dedup();
-                    let parsed = serde_json::from_str(&processed).ok();
-                    let assembled = parsed.and_then(|processed| {
-                        assemble(StitchInput {
-                            entity_id: &entity_id,
-                            processed,
-                            errors: errors.as_deref(),
-                            relations: &rels,
-                            has_parent: with_parent.contains(entity_ref),
-                        })
-                    });
-                    match assembled {
-                        Some(a) => Planned::Ready(Stitched {
-                            json: a.entity.to_string(),
-                            hash: a.hash,
-                            entity_id,
-                        }),
-                        None => {
-                            self.logger.warn(&format!(
-                                "Cannot stitch {entity_ref}: its processed entity is not a JSON object"
-                            ));
-                            Planned::Unprocessed
-                        }
-                    }
+        for task in tasks {
+            let part = task
+                .await
+                .map_err(|e| BackendError::internal(format!("stitch assembly failed: {e}")))?;
+            for (entity_ref, plan) in part {
+                if matches!(plan, Planned::Unassemblable) {
+                    self.logger.warn(&format!(
+                        "Cannot stitch {entity_ref}: its processed entity is not a JSON object"
+                    ));
+                    plans.insert(entity_ref, Planned::Unprocessed);
+                } else {
+                    plans.insert(entity_ref, plan);
                 }
-            };
-            plans.insert(entity_ref.clone(), plan);
+            }
         }
         Ok(plans)
+    }
+}
+
+/// The plan for one claimed ref from what the read phase found for it.
+fn plan_one(state: Option<StateRow>, mut rels: Vec<(String, String)>, has_parent: bool) -> Planned {
+    match state {
+        None => Planned::Gone,
+        Some(StateRow {
+            processed: None, ..
+        }) => Planned::Unprocessed,
+        Some(StateRow {
+            entity_id,
+            processed: Some(processed),
+            errors,
+        }) => {
+            rels.sort_unstable();
+            rels.dedup();
+            let parsed = serde_json::from_str(&processed).ok();
+            let assembled = parsed.and_then(|processed| {
+                assemble(StitchInput {
+                    entity_id: &entity_id,
+                    processed,
+                    errors: errors.as_deref(),
+                    relations: &rels,
+                    has_parent,
+                })
+            });
+            match assembled {
+                Some(a) => Planned::Ready(Stitched {
+                    json: a.entity.to_string(),
+                    hash: a.hash,
+                    entity_id,
+                }),
+                None => Planned::Unassemblable,
+            }
+        }
     }
 }
