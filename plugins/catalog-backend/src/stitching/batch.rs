@@ -46,6 +46,10 @@ struct StateRow {
     errors: Option<String>,
 }
 
+/// What one ref's assembly starts from: the ref, its state row (if any), the
+/// relations whose source it is, and whether a parent emits it.
+type AssemblyInput = (String, Option<StateRow>, Vec<(String, String)>, bool);
+
 /// A final entity ready to write.
 #[derive(Debug)]
 struct Stitched {
@@ -453,7 +457,7 @@ impl CatalogEngine {
         // split in as many parts as there are cores, so that the plan of the next
         // batch does not become the stitcher's critical path while the current
         // one is written.
-        let mut work: Vec<(String, Option<StateRow>, Vec<(String, String)>, bool)> = refs
+        let mut work: Vec<AssemblyInput> = refs
             .iter()
             .map(|entity_ref| {
                 let state = states.remove(entity_ref);
