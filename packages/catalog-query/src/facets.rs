@@ -6,7 +6,7 @@ use roaring::RoaringBitmap;
 
 use crate::filter::EntityFilter;
 use crate::index::CatalogIndex;
-use crate::postings::Posting;
+use crate::postings::{Holders, Posting};
 
 /// Postings at least this long are counted with roaring's container-wise intersection; shorter
 /// ones by testing each id against a dense bitset of the filter, which avoids the fixed cost
@@ -130,26 +130,38 @@ impl CatalogIndex {
             let key = facet.to_lowercase();
             let mut buckets: Vec<(&str, u64)> = Vec::new();
             if let Some(index) = self.keys.get(key.as_str()) {
-                for (lower, entry) in &index.values {
-                    match &entry.originals {
-                        None => {
-                            let n = count(&entry.ids);
-                            if n > 0 {
-                                buckets.push((lower, n));
+                for (lower, holders) in index.iter() {
+                    match holders {
+                        Holders::One(id) | Holders::Spelled(id, _) => {
+                            let visible_holder = visible.as_ref().is_none_or(|v| v.contains(id));
+                            if visible_holder {
+                                let spelling = match holders {
+                                    Holders::Spelled(_, spelling) => spelling,
+                                    _ => lower,
+                                };
+                                buckets.push((spelling, 1));
                             }
                         }
-                        Some(variants) => {
-                            // Skip the spellings of a value nobody visible holds.
-                            if visible.is_some() && count(&entry.ids) == 0 {
-                                continue;
-                            }
-                            for (original, holders) in variants.iter() {
-                                let n = count(holders);
+                        Holders::Entry(entry) => match &entry.originals {
+                            None => {
+                                let n = count(&entry.ids);
                                 if n > 0 {
-                                    buckets.push((original, n));
+                                    buckets.push((lower, n));
                                 }
                             }
-                        }
+                            Some(variants) => {
+                                // Skip the spellings of a value nobody visible holds.
+                                if visible.is_some() && count(&entry.ids) == 0 {
+                                    continue;
+                                }
+                                for (original, holders) in variants.iter() {
+                                    let n = count(holders);
+                                    if n > 0 {
+                                        buckets.push((original, n));
+                                    }
+                                }
+                            }
+                        },
                     }
                 }
                 // An original spelling lower-cases to exactly one value, so every original

@@ -402,8 +402,8 @@ impl CatalogIndex {
                     Some(values) => {
                         let mut result = RoaringBitmap::new();
                         for value in values {
-                            if let Some(entry) = index.values.get(value.to_lowercase().as_str()) {
-                                entry.ids.union_into(&mut result);
+                            if let Some(holders) = index.get(value.to_lowercase().as_str()) {
+                                holders.ids().union_into(&mut result);
                             }
                         }
                         result
@@ -416,14 +416,11 @@ impl CatalogIndex {
                 };
                 let prefix = prefix.to_lowercase();
                 let mut result = RoaringBitmap::new();
-                for (value, entry) in index.values.range::<str, _>((
-                    std::ops::Bound::Included(prefix.as_str()),
-                    std::ops::Bound::Unbounded,
-                )) {
+                for (value, holders) in index.iter_from(prefix.as_str()) {
                     if !value.starts_with(prefix.as_str()) {
                         break;
                     }
-                    entry.ids.union_into(&mut result);
+                    holders.ids().union_into(&mut result);
                 }
                 result
             }

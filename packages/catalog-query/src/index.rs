@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::error::IndexError;
 use crate::fields::Fields;
 use crate::filter::EntityFilter;
-use crate::postings::{KeyIndex, KeyRows};
+use crate::postings::{KeyIndex, KeyRows, MAX_ENTITY_ID};
 use crate::search::{SearchRow, search_rows};
 
 /// A (key, original value, extra row count) triple of an entity that repeats a value.
@@ -165,8 +165,11 @@ impl CatalogIndex {
         let id = match self.free_ids.pop() {
             Some(id) => id,
             None => {
-                let Ok(id) = u32::try_from(self.entities.len()) else {
-                    // Four billion entities cannot fit in memory anyway; refuse rather than wrap.
+                let Some(id) = u32::try_from(self.entities.len())
+                    .ok()
+                    .filter(|&id| id <= MAX_ENTITY_ID)
+                else {
+                    // Two billion entities cannot fit in memory anyway; refuse rather than wrap.
                     return Err(IndexError::Full);
                 };
                 self.entities.push(None);

@@ -20,6 +20,7 @@ mod query;
 mod search;
 mod sparse;
 mod text;
+mod values;
 
 pub use crate::base64::{decode_base64, encode_base64};
 pub use crate::error::{IndexError, QueryError};

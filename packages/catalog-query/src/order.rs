@@ -189,10 +189,10 @@ impl CatalogIndex {
         // The postings answer most cases; only an entity with exactly one value for the key
         // needs its text parsed to learn which value that is.
         let index = self.keys.get(key)?;
-        if let Some((smallest, biggest)) = index.multi_bounds.get(&id) {
-            return Some(if largest { biggest } else { smallest }.to_string());
+        if let Some((smallest, biggest)) = index.multi_bounds(id) {
+            return Some(if largest { biggest } else { smallest }.to_owned());
         }
-        if !index.exists.contains(id) || index.null_only.contains(id) {
+        if !index.exists.contains(id) || index.null_only().contains(id) {
             return None;
         }
         let entity = self.entity_ref_of(id)?;
@@ -214,8 +214,8 @@ impl CatalogIndex {
         largest: bool,
     ) -> RoaringBitmap {
         let mut members = ids.intersect(set);
-        if !index.multi.is_empty() {
-            let multi = index.multi.intersect(&members);
+        if !index.multi().is_empty() {
+            let multi = index.multi().intersect(&members);
             for id in &multi {
                 if self.sort_value(id, key, largest).as_deref() != Some(value) {
                     members.remove(id);
@@ -296,8 +296,8 @@ impl CatalogIndex {
         };
         let mut slices: Vec<(String, RoaringBitmap)> = Vec::new();
         let mut remaining = set.clone();
-        for entry in kinds.values.values() {
-            let members = entry.ids.intersect(&remaining);
+        for (_, holders) in kinds.iter() {
+            let members = holders.ids().intersect(&remaining);
             let Some(prefix) = members
                 .min()
                 .and_then(|id| self.entity_ref_of(id))
@@ -369,21 +369,21 @@ impl CatalogIndex {
             // Nobody has the field: everyone ties, so the remaining directives decide.
             return self.walk_directives(rest, set, sink);
         };
-        let buckets = index.values.len() as u64;
+        let buckets = index.value_count() as u64;
         if self.prefer_collect(set.len(), buckets, sink.need(), KEYED) {
             return self.collect_directives(directives, set, sink);
         }
         let values: Box<dyn Iterator<Item = _>> = if *desc {
-            Box::new(index.values.iter().rev())
+            Box::new(index.iter_rev())
         } else {
-            Box::new(index.values.iter())
+            Box::new(index.iter())
         };
         let mut remaining = set.clone();
-        for (value, entry) in values {
+        for (value, holders) in values {
             if remaining.is_empty() {
                 return true;
             }
-            let members = self.bucket_members(index, key, value, &entry.ids, &remaining, *desc);
+            let members = self.bucket_members(index, key, value, &holders.ids(), &remaining, *desc);
             if members.is_empty() {
                 continue;
             }

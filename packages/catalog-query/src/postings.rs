@@ -1,12 +1,14 @@
 //! Inverted postings: per search key, which entities have a row, and per lower-cased value
 //! which entities carry it (with the original spellings kept for facets).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use roaring::RoaringBitmap;
 
 use crate::text::TextDict;
+use crate::values::{MAX_PAYLOAD, Slot, ValueMap};
 
 /// Postings up to this many ids are kept as a sorted array rather than a bitmap.
 const SMALL_POSTING: usize = 16;
@@ -186,7 +188,8 @@ impl Posting {
 /// One original spelling of a value and the entities using it.
 pub(crate) type Spelling = (Box<str>, Posting);
 
-/// The entities carrying one lower-cased value of a key.
+/// The entities carrying one lower-cased value of a key, once it has more than one holder or
+/// a holder spelled it differently (see [`Holders`]).
 #[derive(Debug, Default)]
 pub(crate) struct ValueEntry {
     pub(crate) ids: Posting,
@@ -238,6 +241,86 @@ impl ValueEntry {
             }
         }
     }
+
+    /// The single holder and its spelling (`None` for the lower-cased value itself), when
+    /// the entry could go back to being stored inline: one holder, spelling it one way.
+    fn sole_holder(&self, lower: &str) -> Option<(u32, Option<Box<str>>)> {
+        let Posting::One(id) = self.ids else {
+            return None;
+        };
+        match &self.originals {
+            None => Some((id, None)),
+            Some(variants) => match variants.as_slice() {
+                [(spelling, _)] => Some((id, (&**spelling != lower).then(|| spelling.clone()))),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A value's holders as the readers see them: one entity stored inline in the value map
+/// (with its spelling when that is not the lower-cased value), or an entry with a posting and
+/// the original spellings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Holders<'a> {
+    /// The only holder, spelling the value in lower case.
+    One(u32),
+    /// The only holder and its spelling of the value.
+    Spelled(u32, &'a str),
+    /// Several holders, or several spellings.
+    Entry(&'a ValueEntry),
+}
+
+impl<'a> Holders<'a> {
+    /// The holders as a posting (a single holder costs no allocation).
+    pub(crate) fn ids(self) -> Cow<'a, Posting> {
+        match self {
+            Holders::One(id) | Holders::Spelled(id, _) => Cow::Owned(Posting::One(id)),
+            Holders::Entry(entry) => Cow::Borrowed(&entry.ids),
+        }
+    }
+}
+
+/// The largest internal entity id: value-map payloads use the bit above it to tell an entity
+/// id from an entry of [`KeyIndex::entries`].
+pub(crate) const MAX_ENTITY_ID: u32 = ENTRY_BIT - 1;
+
+/// Marks a value-map payload that is an index into [`KeyIndex::entries`].
+const ENTRY_BIT: u32 = (MAX_PAYLOAD >> 1) + 1;
+
+/// What only some keys need: keys with null rows or with entities holding several values.
+#[derive(Debug, Default)]
+pub(crate) struct KeyExtra {
+    /// Entities whose rows for the key are all null (or too long to index).
+    null_only: Posting,
+    /// Entities with more than one distinct non-null value for the key (array fields).
+    multi: Posting,
+    /// The smallest and largest lower-cased value of each entity in `multi`, packed into one
+    /// allocation (see [`pack_bounds`]): the values it sorts by, ascending and descending,
+    /// without parsing the entity again.
+    multi_bounds: BTreeMap<u32, Box<[u8]>>,
+}
+
+/// One allocation for an entity's smallest and largest value: the smallest one's length
+/// (4 bytes LE), then both values.
+fn pack_bounds(smallest: &str, largest: &str) -> Box<[u8]> {
+    let mut packed = Vec::with_capacity(4 + smallest.len() + largest.len());
+    packed.extend_from_slice(
+        &u32::try_from(smallest.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    packed.extend_from_slice(smallest.as_bytes());
+    packed.extend_from_slice(largest.as_bytes());
+    packed.into_boxed_slice()
+}
+
+fn unpack_bounds(packed: &[u8]) -> Option<(&str, &str)> {
+    let raw: [u8; 4] = packed.get(..4)?.try_into().ok()?;
+    let split = 4 + u32::from_le_bytes(raw) as usize;
+    let smallest = std::str::from_utf8(packed.get(4..split)?).ok()?;
+    let largest = std::str::from_utf8(packed.get(split..)?).ok()?;
+    Some((smallest, largest))
 }
 
 /// Everything indexed under one lower-cased search key.
@@ -245,15 +328,16 @@ impl ValueEntry {
 pub(crate) struct KeyIndex {
     /// Entities with at least one row for the key, null rows included.
     pub(crate) exists: Posting,
-    /// Entities whose rows for the key are all null (or too long to index).
-    pub(crate) null_only: Posting,
-    /// Entities with more than one distinct non-null value for the key (array fields).
-    pub(crate) multi: Posting,
-    /// The smallest and largest lower-cased value of each entity in `multi`: the values it
-    /// sorts by, ascending and descending, without parsing the entity again.
-    pub(crate) multi_bounds: BTreeMap<u32, (Box<str>, Box<str>)>,
     /// Lower-cased value → holders, sorted so that prefix scans and ordered walks are cheap.
-    pub(crate) values: BTreeMap<Box<str>, ValueEntry>,
+    /// The payload is the holder's id (and the slot its spelling, when not lower case) for a
+    /// value with a single holder (most values), else [`ENTRY_BIT`] plus an index into
+    /// `entries`.
+    values: ValueMap,
+    /// The entries of values with several holders or other spellings; vacant slots are listed
+    /// in `free`.
+    entries: Vec<ValueEntry>,
+    free: Vec<u32>,
+    extra: Option<Box<KeyExtra>>,
     /// The values joined for full-text search, built by the first search after the set of
     /// values last changed (only keys that are searched ever hold one).
     pub(crate) text: OnceLock<Box<TextDict>>,
@@ -267,11 +351,14 @@ pub(crate) struct KeyRows<'a, 'p> {
     pub(crate) values: &'p [(&'a str, &'a str)],
 }
 
+/// The empty posting, for keys without [`KeyExtra`].
+static NO_IDS: Posting = Posting::Empty;
+
 impl KeyIndex {
     pub(crate) fn add(&mut self, rows: &KeyRows<'_, '_>, id: u32) {
         self.exists.insert(id);
         if rows.values.is_empty() {
-            self.null_only.insert(id);
+            self.extra.get_or_insert_default().null_only.insert(id);
         }
         let mut distinct_lower = 0;
         let mut last: Option<&str> = None;
@@ -280,39 +367,133 @@ impl KeyIndex {
                 distinct_lower += 1;
                 last = Some(lower);
             }
-            match self.values.get_mut(*lower) {
-                Some(entry) => entry.add(lower, original, id),
-                None => {
-                    let mut entry = ValueEntry::default();
-                    entry.add(lower, original, id);
-                    self.values.insert(Box::from(*lower), entry);
-                    self.text.take();
-                }
-            }
+            self.add_value(lower, original, id);
         }
         if distinct_lower > 1 {
-            self.multi.insert(id);
+            let extra = self.extra.get_or_insert_default();
+            extra.multi.insert(id);
             // The pairs arrive sorted by lower-cased value.
             if let (Some((first, _)), Some((last, _))) = (rows.values.first(), rows.values.last()) {
-                self.multi_bounds
-                    .insert(id, (Box::from(*first), Box::from(*last)));
+                extra.multi_bounds.insert(id, pack_bounds(first, last));
             }
         }
     }
 
+    fn add_value(&mut self, lower: &str, original: &str, id: u32) {
+        let spelled = (original != lower).then_some(original);
+        let (payload, extra) = match self.values.get(lower) {
+            None => {
+                self.values.insert(
+                    lower,
+                    Slot {
+                        payload: id,
+                        extra: spelled,
+                    },
+                );
+                self.text.take();
+                return;
+            }
+            Some(slot) => (slot.payload, slot.extra.map(Box::<str>::from)),
+        };
+        if payload & ENTRY_BIT != 0 {
+            if let Some(entry) = self.entries.get_mut((payload & !ENTRY_BIT) as usize) {
+                entry.add(lower, original, id);
+            }
+            return;
+        }
+        if payload == id && extra.as_deref() == spelled {
+            return;
+        }
+        // A second holder (or a second spelling): the value gets an entry of its own.
+        let mut entry = ValueEntry::default();
+        entry.add(lower, extra.as_deref().unwrap_or(lower), payload);
+        entry.add(lower, original, id);
+        let slot = self.store(entry);
+        self.values.insert(
+            lower,
+            Slot {
+                payload: slot,
+                extra: None,
+            },
+        );
+    }
+
+    /// Keeps `entry` in a vacant slot or a new one; returns its payload.
+    fn store(&mut self, entry: ValueEntry) -> u32 {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                if let Some(vacant) = self.entries.get_mut(slot as usize) {
+                    *vacant = entry;
+                }
+                slot
+            }
+            None => {
+                self.entries.push(entry);
+                u32::try_from(self.entries.len() - 1).unwrap_or(MAX_ENTITY_ID)
+            }
+        };
+        slot | ENTRY_BIT
+    }
+
     pub(crate) fn remove(&mut self, rows: &KeyRows<'_, '_>, id: u32) {
         self.exists.remove(id);
-        self.null_only.remove(id);
-        self.multi.remove(id);
-        self.multi_bounds.remove(&id);
-        for (lower, _) in rows.values {
-            if let Some(entry) = self.values.get_mut(*lower) {
-                entry.remove(id);
-                if entry.ids.is_empty() {
-                    self.values.remove(*lower);
-                    self.text.take();
-                }
+        if let Some(extra) = &mut self.extra {
+            extra.null_only.remove(id);
+            extra.multi.remove(id);
+            extra.multi_bounds.remove(&id);
+            if extra.null_only.is_empty() && extra.multi.is_empty() {
+                self.extra = None;
             }
+        }
+        for (lower, _) in rows.values {
+            self.remove_value(lower, id);
+        }
+    }
+
+    fn remove_value(&mut self, lower: &str, id: u32) {
+        let Some(Slot { payload, .. }) = self.values.get(lower) else {
+            return;
+        };
+        if payload & ENTRY_BIT == 0 {
+            if payload == id {
+                self.values.remove(lower);
+                self.text.take();
+            }
+            return;
+        }
+        let slot = payload & !ENTRY_BIT;
+        let Some(entry) = self.entries.get_mut(slot as usize) else {
+            return;
+        };
+        entry.remove(id);
+        let replacement = if entry.ids.is_empty() {
+            None
+        } else if let Some(sole) = entry.sole_holder(lower) {
+            // Back inline, so that churn does not leave entries behind.
+            Some(sole)
+        } else {
+            return;
+        };
+        *entry = ValueEntry::default();
+        self.free.push(slot);
+        match replacement {
+            Some((sole, spelling)) => {
+                self.values.insert(
+                    lower,
+                    Slot {
+                        payload: sole,
+                        extra: spelling.as_deref(),
+                    },
+                );
+            }
+            None => {
+                self.values.remove(lower);
+                self.text.take();
+            }
+        }
+        if self.free.len() == self.entries.len() {
+            self.entries = Vec::new();
+            self.free = Vec::new();
         }
     }
 
@@ -320,16 +501,86 @@ impl KeyIndex {
         self.exists.is_empty()
     }
 
+    /// Entities whose rows for the key are all null (or too long to index).
+    pub(crate) fn null_only(&self) -> &Posting {
+        self.extra.as_ref().map_or(&NO_IDS, |e| &e.null_only)
+    }
+
+    /// Entities with more than one distinct non-null value for the key.
+    pub(crate) fn multi(&self) -> &Posting {
+        self.extra.as_ref().map_or(&NO_IDS, |e| &e.multi)
+    }
+
+    /// The smallest and largest value of an entity in [`KeyIndex::multi`].
+    pub(crate) fn multi_bounds(&self, id: u32) -> Option<(&str, &str)> {
+        unpack_bounds(self.extra.as_ref()?.multi_bounds.get(&id)?)
+    }
+
+    fn holders<'s>(&'s self, slot: Slot<'s>) -> Option<Holders<'s>> {
+        match (slot.payload & ENTRY_BIT, slot.extra) {
+            (0, None) => Some(Holders::One(slot.payload)),
+            (0, Some(spelling)) => Some(Holders::Spelled(slot.payload, spelling)),
+            _ => self
+                .entries
+                .get((slot.payload & !ENTRY_BIT) as usize)
+                .map(Holders::Entry),
+        }
+    }
+
+    /// Number of distinct values.
+    pub(crate) fn value_count(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The holders of one lower-cased value.
+    pub(crate) fn get(&self, value: &str) -> Option<Holders<'_>> {
+        self.holders(self.values.get(value)?)
+    }
+
+    /// Every value with its holders, ascending.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Holders<'_>)> + '_ {
+        self.values
+            .iter()
+            .filter_map(|(v, p)| Some((v, self.holders(p)?)))
+    }
+
+    /// Every value with its holders, descending.
+    pub(crate) fn iter_rev(&self) -> impl Iterator<Item = (&str, Holders<'_>)> + '_ {
+        self.values
+            .iter_rev()
+            .filter_map(|(v, p)| Some((v, self.holders(p)?)))
+    }
+
+    /// The values not below `from`, ascending.
+    pub(crate) fn iter_from<'s>(
+        &'s self,
+        from: &str,
+    ) -> impl Iterator<Item = (&'s str, Holders<'s>)> + 's {
+        self.values
+            .iter_from(from)
+            .filter_map(|(v, p)| Some((v, self.holders(p)?)))
+    }
+
+    /// The values not above `to`, descending.
+    pub(crate) fn iter_rev_from<'s>(
+        &'s self,
+        to: &str,
+    ) -> impl Iterator<Item = (&'s str, Holders<'s>)> + 's {
+        self.values
+            .iter_rev_from(to)
+            .filter_map(|(v, p)| Some((v, self.holders(p)?)))
+    }
+
     /// The full-text dictionary of the key's current values.
     pub(crate) fn text_dict(&self) -> &TextDict {
         self.text
-            .get_or_init(|| Box::new(TextDict::build(self.values.keys().map(|v| &**v))))
+            .get_or_init(|| Box::new(TextDict::build(self.values.iter().map(|(v, _)| v))))
     }
 
     /// Entities with at least one non-null value for the key.
     pub(crate) fn valued(&self) -> RoaringBitmap {
         let mut set = self.exists.to_bitmap();
-        match &self.null_only {
+        match self.null_only() {
             Posting::Empty => {}
             Posting::Many(nulls) => set -= &**nulls,
             small => {

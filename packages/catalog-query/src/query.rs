@@ -2,7 +2,6 @@
 //! `totalItems` and opaque keyset cursors (spec §5.2, §6, §7.2–§7.3).
 
 use std::cmp::Ordering;
-use std::ops::Bound;
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
@@ -353,7 +352,7 @@ impl CatalogIndex {
             return true;
         };
         let largest = plan.desc();
-        if self.prefer_collect(set.len(), index.values.len() as u64, sink.need(), KEYED) {
+        if self.prefer_collect(set.len(), index.value_count() as u64, sink.need(), KEYED) {
             let mut rows: Vec<(SortKey, u32)> = set
                 .iter()
                 .map(|id| (self.sort_key(plan, id), id))
@@ -372,27 +371,18 @@ impl CatalogIndex {
         }
         let bound_value = after.and_then(|(v, _)| v.as_deref());
         let values: Box<dyn Iterator<Item = _>> = match (bound_value, dir_desc) {
-            (None, false) => Box::new(index.values.iter()),
-            (None, true) => Box::new(index.values.iter().rev()),
-            (Some(v), false) => Box::new(
-                index
-                    .values
-                    .range::<str, _>((Bound::Included(v), Bound::Unbounded)),
-            ),
-            (Some(v), true) => Box::new(
-                index
-                    .values
-                    .range::<str, _>((Bound::Unbounded, Bound::Included(v)))
-                    .rev(),
-            ),
+            (None, false) => Box::new(index.iter()),
+            (None, true) => Box::new(index.iter_rev()),
+            (Some(v), false) => Box::new(index.iter_from(v)),
+            (Some(v), true) => Box::new(index.iter_rev_from(v)),
         };
-        for (value, entry) in values {
-            let members = self.bucket_members(index, key, value, &entry.ids, set, largest);
+        for (value, holders) in values {
+            let members = self.bucket_members(index, key, value, &holders.ids(), set, largest);
             if members.is_empty() {
                 continue;
             }
             let uid_bound = match after {
-                Some((Some(v), uid)) if v.as_str() == &**value => Some(uid.as_str()),
+                Some((Some(v), uid)) if v.as_str() == value => Some(uid.as_str()),
                 _ => None,
             };
             if !self.walk_uid(&members, dir_desc, uid_bound, sink) {
@@ -415,18 +405,18 @@ impl CatalogIndex {
             if hits.len().saturating_mul(16) < dict.len() {
                 // Few hits: look each value up.
                 for &i in &hits {
-                    if let Some(entry) = index.values.get(dict.value(i)) {
-                        entry.ids.union_into(&mut result);
+                    if let Some(holders) = index.get(dict.value(i)) {
+                        holders.ids().union_into(&mut result);
                     }
                 }
             } else {
                 // Many hits: one ordered walk beats as many tree look-ups. The dictionary
                 // lists the values in the tree's order.
                 let mut hits = hits.into_iter().peekable();
-                for (i, (_, entry)) in index.values.iter().enumerate() {
+                for (i, (_, holders)) in index.iter().enumerate() {
                     if hits.peek() == Some(&i) {
                         hits.next();
-                        entry.ids.union_into(&mut result);
+                        holders.ids().union_into(&mut result);
                     }
                 }
             }
