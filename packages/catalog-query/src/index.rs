@@ -101,7 +101,8 @@ pub struct CatalogIndex {
     pub(crate) entities: Vec<Option<Arc<IndexedEntity>>>,
     free_ids: Vec<u32>,
     pub(crate) by_ref: BTreeMap<Arc<str>, u32>,
-    pub(crate) by_uid: BTreeMap<Arc<str>, u32>,
+    /// Uid → internal id, in uid order globally and per kind.
+    pub(crate) uids: crate::uids::UidOrder,
     pub(crate) live: RoaringBitmap,
     pub(crate) keys: HashMap<Box<str>, KeyIndex>,
     /// Extra row counts for facets, for the rare entity that repeats one exact value under
@@ -156,7 +157,7 @@ impl CatalogIndex {
         }
         self.facet_cache.clear();
         self.remove(&entity_ref);
-        if let Some(&other) = self.by_uid.get(uid.as_ref())
+        if let Some(other) = self.uids.get(uid.as_ref())
             && let Some(previous) = self.entities.get(other as usize).cloned().flatten()
         {
             self.remove(previous.entity_ref());
@@ -178,7 +179,8 @@ impl CatalogIndex {
         };
         self.index_rows(&rows, id);
         self.by_ref.insert(entity_ref.clone(), id);
-        self.by_uid.insert(uid.clone(), id);
+        self.uids
+            .insert(uid.clone(), crate::uids::kind_of(&entity_ref), id);
         self.live.insert(id);
         self.entities[id as usize] = Some(Arc::new(IndexedEntity {
             id,
@@ -223,7 +225,8 @@ impl CatalogIndex {
             }
         }
         self.by_ref.remove(entity.entity_ref());
-        self.by_uid.remove(entity.uid());
+        self.uids
+            .remove(entity.uid(), crate::uids::kind_of(entity.entity_ref()), id);
         self.live.remove(id);
         self.free_ids.push(id);
         true
@@ -240,7 +243,7 @@ impl CatalogIndex {
 
     /// The entity with this `metadata.uid`.
     pub fn get_by_uid(&self, uid: &str) -> Option<Arc<IndexedEntity>> {
-        self.entity(*self.by_uid.get(uid)?)
+        self.entity(self.uids.get(uid)?)
     }
 
     /// Number of entities matching `filter` (all entities for `None`).

@@ -20,6 +20,7 @@ mod query;
 mod search;
 mod sparse;
 mod text;
+mod uids;
 mod values;
 
 pub use crate::base64::{decode_base64, encode_base64};

@@ -8,9 +8,10 @@ use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::QueryError;
-use crate::index::CatalogIndex;
+use crate::index::{CatalogIndex, IndexedEntity};
 use crate::postings::KeyIndex;
 use crate::search::rows_for_key_in_text;
+use crate::uids::{KindUids, UidOrder};
 
 /// One `order=asc:<field>` / `desc:<field>` directive of `GET /entities`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,14 +168,19 @@ impl CatalogIndex {
 /// microseconds against the tens of nanoseconds of a membership test.
 pub(crate) const KEYED: u64 = 64;
 
+/// The steps a walk over a global order of `universe` entities is expected to take to find
+/// `need` members of a set of `set_len`, when the set is spread evenly over the order.
+fn walk_steps(set_len: u64, universe: u64, need: u64) -> u64 {
+    need.saturating_mul(universe)
+        .saturating_div(set_len.max(1))
+        .min(universe)
+}
+
 /// Whether sorting a set is cheaper than walking a global order and testing membership.
 /// `collect_factor` weighs how expensive producing one sort key is.
 fn prefer_collect(set_len: u64, universe: u64, need: u64, collect_factor: u64) -> bool {
+    let walk = walk_steps(set_len, universe, need);
     let set_len = set_len.max(1);
-    let walk = need
-        .saturating_mul(universe)
-        .saturating_div(set_len)
-        .min(universe);
     let log = u64::from(64 - set_len.leading_zeros());
     set_len.saturating_mul(log + collect_factor) < walk
 }
@@ -236,47 +242,130 @@ impl CatalogIndex {
         if after.is_none() && sink.skip_block(set.len()) {
             return true;
         }
-        let universe = self.by_uid.len() as u64;
+        let universe = self.uids.len() as u64;
         if self.prefer_collect(set.len(), universe, sink.need(), 1) {
-            let mut ids: Vec<(&str, u32)> = set
-                .iter()
-                .filter_map(|id| Some((self.entity_ref_of(id)?.uid(), id)))
-                .filter(|(uid, _)| match after {
-                    None => true,
-                    Some(bound) if desc => *uid < bound,
-                    Some(bound) => *uid > bound,
-                })
-                .collect();
-            ids.sort_unstable();
-            if desc {
-                ids.reverse();
-            }
-            for (_, id) in ids {
-                if !sink.push(id) {
-                    return false;
-                }
-            }
-            return true;
+            let ids = self.sorted_by_uid(set, desc, after);
+            return ids.into_iter().all(|id| sink.push(id));
         }
-        let range: Box<dyn Iterator<Item = (&std::sync::Arc<str>, &u32)>> = match (after, desc) {
-            (None, false) => Box::new(self.by_uid.iter()),
-            (None, true) => Box::new(self.by_uid.iter().rev()),
-            (Some(bound), false) => Box::new(
-                self.by_uid
-                    .range::<str, _>((Bound::Excluded(bound), Bound::Unbounded)),
-            ),
-            (Some(bound), true) => Box::new(
-                self.by_uid
-                    .range::<str, _>((Bound::Unbounded, Bound::Excluded(bound)))
-                    .rev(),
-            ),
+        // The walk is expected to find the page within `walk_steps(..)` steps when the set is
+        // spread evenly over the uid order. A set that clusters (time-ordered uids and a
+        // filter on entities created together, such as one kind) can take far more; past a
+        // few times the expected count the walk continues kind by kind instead.
+        let budget = match self.strategy {
+            WalkStrategy::Walk => 3,
+            _ => walk_steps(set.len(), universe, sink.need())
+                .saturating_mul(4)
+                .saturating_add(256),
         };
-        for (_, &id) in range {
+        let mut steps = 0u64;
+        for (uid, &id) in UidOrder::range(&self.uids.all, desc, after) {
             if set.contains(id) && !sink.push(id) {
                 return false;
             }
+            steps += 1;
+            if steps >= budget {
+                return self.walk_uid_by_kind(set, desc, Some(uid), sink);
+            }
         }
         true
+    }
+
+    /// [`CatalogIndex::walk_uid`] over each kind's own uid order, merged.
+    fn walk_uid_by_kind(
+        &self,
+        set: &RoaringBitmap,
+        desc: bool,
+        after: Option<&str>,
+        sink: &mut Sink,
+    ) -> bool {
+        type Walk<'a> = Box<dyn Iterator<Item = (&'a str, u32)> + 'a>;
+        let slices: Vec<(&KindUids, RoaringBitmap)> = self
+            .uids
+            .by_kind
+            .values()
+            .map(|of_kind| (of_kind, &of_kind.ids & set))
+            .filter(|(_, members)| !members.is_empty())
+            .collect();
+        let mut walks: Vec<std::iter::Peekable<Walk<'_>>> = Vec::with_capacity(slices.len());
+        for (of_kind, members) in &slices {
+            let universe = of_kind.uids.len() as u64;
+            let walk: Walk<'_> = if self.prefer_collect(members.len(), universe, sink.need(), 1) {
+                let ids = self.sorted_by_uid(members, desc, after);
+                Box::new(
+                    ids.into_iter()
+                        .filter_map(|id| Some((self.entity_ref_of(id)?.uid(), id))),
+                )
+            } else {
+                // Stop once every member of the slice is out: the rest of the kind is not
+                // in the set.
+                let mut range = UidOrder::range(&of_kind.uids, desc, after);
+                let mut left = members.len();
+                Box::new(std::iter::from_fn(move || {
+                    while left > 0 {
+                        let (uid, &id) = range.next()?;
+                        if members.contains(id) {
+                            left -= 1;
+                            return Some((&**uid, id));
+                        }
+                    }
+                    None
+                }))
+            };
+            walks.push(walk.peekable());
+        }
+        loop {
+            // The walk whose next uid comes first in the walk direction.
+            let mut best: Option<(usize, &str)> = None;
+            for (i, walk) in walks.iter_mut().enumerate() {
+                let Some(&(uid, _)) = walk.peek() else {
+                    continue;
+                };
+                let better = match best {
+                    None => true,
+                    Some((_, current)) if desc => uid > current,
+                    Some((_, current)) => uid < current,
+                };
+                if better {
+                    best = Some((i, uid));
+                }
+            }
+            let Some((i, _)) = best else {
+                return true;
+            };
+            let Some((_, id)) = walks.get_mut(i).and_then(Iterator::next) else {
+                return true;
+            };
+            if !sink.push(id) {
+                return false;
+            }
+        }
+    }
+
+    /// The ids of `set` strictly after `after`, in uid order (descending if `desc`). Uids are
+    /// compared by their sort keys, and read only when two keys tie.
+    pub(crate) fn sorted_by_uid(
+        &self,
+        set: &RoaringBitmap,
+        desc: bool,
+        after: Option<&str>,
+    ) -> Vec<u32> {
+        let uid_of = |id: u32| self.entity_ref_of(id).map(IndexedEntity::uid);
+        let mut keyed: Vec<(u128, u32)> = set
+            .iter()
+            .filter(|&id| match (after, uid_of(id)) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(bound), Some(uid)) if desc => uid < bound,
+                (Some(bound), Some(uid)) => uid > bound,
+            })
+            .map(|id| (self.uids.key(id), id))
+            .collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| uid_of(a.1).cmp(&uid_of(b.1))));
+        let mut ids: Vec<u32> = keyed.into_iter().map(|(_, id)| id).collect();
+        if desc {
+            ids.reverse();
+        }
+        ids
     }
 
     /// Walks `set` in canonical entity ref order (the default order of `GET /entities`).
