@@ -104,7 +104,9 @@ pub struct CatalogIndex {
     /// Uid → internal id, in uid order globally and per kind.
     pub(crate) uids: crate::uids::UidOrder,
     pub(crate) live: RoaringBitmap,
-    pub(crate) keys: HashMap<Box<str>, KeyIndex>,
+    /// Search key → its postings. Boxed: most keys are array items with one value, and the
+    /// table's empty slots would otherwise cost a whole `KeyIndex` each.
+    pub(crate) keys: HashMap<Box<str>, Box<KeyIndex>>,
     /// Extra row counts for facets, for the rare entity that repeats one exact value under
     /// one key (for example the same tag twice): id → (key, original, extra rows).
     pub(crate) repeated_rows: HashMap<u32, Vec<RepeatedRow>>,
@@ -305,7 +307,7 @@ impl CatalogIndex {
             match self.keys.get_mut(group.key) {
                 Some(index) => index.add(&group, id),
                 None => {
-                    let mut index = KeyIndex::default();
+                    let mut index = Box::<KeyIndex>::default();
                     index.add(&group, id);
                     self.keys.insert(Box::from(group.key), index);
                 }

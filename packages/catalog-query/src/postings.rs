@@ -428,6 +428,11 @@ impl KeyIndex {
                 slot
             }
             None => {
+                // Most keys share one or two values: grow exactly while small, so that a key
+                // with one shared value holds one entry, not the four of amortised growth.
+                if self.entries.len() < 8 {
+                    self.entries.reserve_exact(1);
+                }
                 self.entries.push(entry);
                 u32::try_from(self.entries.len() - 1).unwrap_or(MAX_ENTITY_ID)
             }

@@ -175,6 +175,8 @@ impl ValueMap {
     /// Maps `value` to `slot`, adding the value if it is new; returns the previous payload.
     pub(crate) fn insert(&mut self, value: &str, slot: Slot<'_>) -> Option<u32> {
         if self.chunks.is_empty() {
+            // Most keys have a single chunk; amortised growth would reserve four.
+            self.chunks.reserve_exact(1);
             self.chunks.push(Chunk::default());
         }
         let i = self.chunk_for(value);
