@@ -11,7 +11,7 @@ use crate::error::QueryError;
 use crate::index::{CatalogIndex, IndexedEntity};
 use crate::postings::KeyIndex;
 use crate::search::rows_for_key_in_text;
-use crate::uids::{KindUids, UidOrder};
+use crate::uids::{KindUids, UidKey, UidOrder};
 
 /// One `order=asc:<field>` / `desc:<field>` directive of `GET /entities`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -350,7 +350,7 @@ impl CatalogIndex {
         after: Option<&str>,
     ) -> Vec<u32> {
         let uid_of = |id: u32| self.entity_ref_of(id).map(IndexedEntity::uid);
-        let mut keyed: Vec<(u128, u32)> = set
+        let mut keyed: Vec<(UidKey, u32)> = set
             .iter()
             .filter(|&id| match (after, uid_of(id)) {
                 (None, _) => true,

@@ -26,18 +26,21 @@ pub(crate) struct KindUids {
 pub(crate) struct UidOrder {
     pub(crate) all: BTreeMap<Arc<str>, u32>,
     pub(crate) by_kind: HashMap<Box<str>, KindUids>,
-    /// Per internal id, the first 16 bytes of the uid as a big-endian number (zero-padded):
-    /// comparing two keys orders two uids unless the keys are equal.
-    keys: Vec<u128>,
+    /// Per internal id, the first bytes of the uid (zero-padded): comparing two keys orders
+    /// two uids unless the keys are equal. 24 bytes of a UUIDv7 cover its millisecond
+    /// timestamp and 28 random bits, so entities created in the same millisecond rarely tie.
+    keys: Vec<UidKey>,
 }
 
-/// The sort key of a uid: its first 16 bytes, big-endian, zero-padded.
-fn sort_key(uid: &str) -> u128 {
-    let mut bytes = [0u8; 16];
+/// The sort key of a uid: its first 24 bytes, zero-padded.
+pub(crate) type UidKey = [u8; 24];
+
+fn sort_key(uid: &str) -> UidKey {
+    let mut bytes = [0u8; 24];
     for (slot, byte) in bytes.iter_mut().zip(uid.bytes()) {
         *slot = byte;
     }
-    u128::from_be_bytes(bytes)
+    bytes
 }
 
 /// The kind part of a canonical entity ref.
@@ -58,7 +61,7 @@ impl UidOrder {
         if let Some(slot) = self.keys.get_mut(id as usize) {
             *slot = sort_key(&uid);
         } else {
-            self.keys.resize(id as usize, 0);
+            self.keys.resize(id as usize, [0; 24]);
             self.keys.push(sort_key(&uid));
         }
         let of_kind = match self.by_kind.get_mut(kind) {
@@ -82,8 +85,8 @@ impl UidOrder {
     }
 
     /// The sort key of an indexed entity's uid.
-    pub(crate) fn key(&self, id: u32) -> u128 {
-        self.keys.get(id as usize).copied().unwrap_or(0)
+    pub(crate) fn key(&self, id: u32) -> UidKey {
+        self.keys.get(id as usize).copied().unwrap_or_default()
     }
 
     /// The entries of `map` strictly after `after` in the walk direction.

@@ -505,7 +505,7 @@ fn malformed_cursors() {
 }
 
 /// Uids that grow with creation time put a kind loaded last after every other entity in uid
-/// order, and uids sharing their first 16 bytes tie on the index's fixed-size uid keys. Pages
+/// order, and uids sharing their first 24 bytes tie on the index's fixed-size uid keys. Pages
 /// in uid order must still come out in exact uid order, forwards and backwards, whichever way
 /// the index walks (the global order, per kind after a bounded walk, or sorting the set).
 #[test]
@@ -522,7 +522,7 @@ fn uid_order_with_time_ordered_and_shared_prefix_uids() {
         index.set_walk_strategy(strategy);
         let mut expected_components = Vec::new();
         // 600 users first, then 300 components and 300 APIs interleaved, uids counting up
-        // like UUIDv7's timestamp; every uid shares its first 16 bytes with its neighbours.
+        // like UUIDv7's timestamp; every uid shares its first 24 bytes with 99 others.
         for n in 0..1200u32 {
             let (kind, name) = match n {
                 0..600 => ("User", format!("u{n}")),
