@@ -34,8 +34,13 @@ pub(crate) struct Options {
 }
 
 /// Writes the generated catalog as files of 500 documents and a root Location
-/// listing them; returns the root file.
-fn write_catalog(dir: &Path, entities: usize, latency: bool) -> anyhow::Result<std::path::PathBuf> {
+/// listing them; returns the root file and how many entities beyond the
+/// generated ones and the root's two Locations the catalog holds.
+fn write_catalog(
+    dir: &Path,
+    entities: usize,
+    latency: bool,
+) -> anyhow::Result<(std::path::PathBuf, usize)> {
     let docs = generate::generate_documents(entities, 42);
     let files = generate::into_files(&docs, 500);
     let mut targets = Vec::with_capacity(files.len());
@@ -44,10 +49,15 @@ fn write_catalog(dir: &Path, entities: usize, latency: bool) -> anyhow::Result<s
         std::fs::write(dir.join(&name), text)?;
         targets.push(format!("./{name}"));
     }
-    if latency {
-        crate::edit_latency::write_hub(dir)?;
-        targets.push("./hub.yaml".to_owned());
-    }
+    // With `--latency`: the measured groups and their members, and one
+    // Location per file (the last of these takes the place of the root one).
+    let extra = if latency {
+        let groups = crate::edit_latency::write_groups(dir)?;
+        targets.extend(groups.targets);
+        groups.entities + targets.len() - 1
+    } else {
+        0
+    };
     let root = dir.join("catalog-info.yaml");
     let text = if latency {
         // One Location entity per file, as a catalog of many repositories has:
@@ -61,7 +71,7 @@ fn write_catalog(dir: &Path, entities: usize, latency: bool) -> anyhow::Result<s
         )
     };
     std::fs::write(&root, text)?;
-    Ok(root)
+    Ok((root, extra))
 }
 
 /// Resident set size of this process in MiB (0 when `/proc` cannot be read).
@@ -236,14 +246,14 @@ impl Tables {
         })
     }
 
-    /// Change-log entries for one ref: how often its final entity was written.
-    pub(crate) async fn writes_of(&self, entity_ref: &str) -> anyhow::Result<i64> {
-        const SQL: &str = "SELECT COUNT(*) FROM change_log WHERE entity_ref = $1";
-        let (n,): (i64,) = match self {
+    /// Change-log entries for one ref (how often its final entity was
+    /// written) and when the last one was written, in epoch milliseconds.
+    pub(crate) async fn changes_of(&self, entity_ref: &str) -> anyhow::Result<(i64, Option<i64>)> {
+        const SQL: &str = "SELECT COUNT(*), MAX(changed_at) FROM change_log WHERE entity_ref = $1";
+        Ok(match self {
             Tables::Sqlite(pool) => sqlx::query_as(SQL).bind(entity_ref).fetch_one(pool).await?,
             Tables::Postgres(pool) => sqlx::query_as(SQL).bind(entity_ref).fetch_one(pool).await?,
-        };
-        Ok(n)
+        })
     }
 
     async fn close(self) {
@@ -267,19 +277,11 @@ async fn total_items(client: &reqwest::Client, base: &str) -> anyhow::Result<u64
 pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("greenroom-bench-catalog-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("catalog"))?;
-    let root = write_catalog(&dir.join("catalog"), options.entities, options.latency)?;
+    let (root, extra) = write_catalog(&dir.join("catalog"), options.entities, options.latency)?;
     let postgres = (options.store == Store::Postgres).then(TestPostgres::new);
     let config = bench_config(&dir, postgres.as_ref(), &[&root])?;
-    // Every generated entity, the root Location and the generated Location of
-    // the configured location.
-    // With `--latency`: the hub group and its members, and one Location per
-    // file (the part files and the hub file; the last of these takes the place
-    // of the single root Location).
-    let extra = if options.latency {
-        crate::edit_latency::HUB_MEMBERS + 1 + options.entities.div_ceil(500)
-    } else {
-        0
-    };
+    // Every generated entity, the root Location, the generated Location of
+    // the configured location, and what `--latency` adds.
     let expected = (options.entities + 2 + extra) as u64;
 
     let config = Arc::new(config);
@@ -366,8 +368,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     if options.latency {
         let catalog_dir = dir.join("catalog");
         crate::edit_latency::edit_row(&client, &base, &catalog_dir).await?;
-        crate::edit_latency::hub_row(&client, &base, &catalog_dir.join("hub.yaml"), &tables)
-            .await?;
+        crate::edit_latency::group_rows(&client, &base, &catalog_dir, &tables).await?;
     }
     tables.close().await;
     if bases.len() > 1 {
