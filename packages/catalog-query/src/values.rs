@@ -50,8 +50,8 @@ struct Entry<'a> {
     next: usize,
 }
 
-/// Decodes a length-prefixed string at `at`; returns it and the offset after it.
-fn decode_str(bytes: &[u8], at: usize) -> Option<(&str, usize)> {
+/// The bytes of a length-prefixed string at `at`, and the offset after it.
+fn raw_str(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
     let (len, start) = match *bytes.get(at)? {
         LONG => {
             let raw: [u8; 4] = bytes.get(at + 1..at + 5)?.try_into().ok()?;
@@ -59,8 +59,26 @@ fn decode_str(bytes: &[u8], at: usize) -> Option<(&str, usize)> {
         }
         short => (usize::from(short), at + 1),
     };
-    let text = std::str::from_utf8(bytes.get(start..start + len)?).ok()?;
-    Some((text, start + len))
+    Some((bytes.get(start..start + len)?, start + len))
+}
+
+/// Decodes a length-prefixed string at `at`; returns it and the offset after it.
+fn decode_str(bytes: &[u8], at: usize) -> Option<(&str, usize)> {
+    let (raw, next) = raw_str(bytes, at)?;
+    Some((std::str::from_utf8(raw).ok()?, next))
+}
+
+/// Where the entry starting at `at` ends, and its value's bytes (not checked as UTF-8: seeks
+/// compare bytes, which orders like `str`).
+fn skip(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let (value, end) = raw_str(bytes, at)?;
+    let raw: [u8; 4] = bytes.get(end..end + 4)?.try_into().ok()?;
+    let next = if u32::from_le_bytes(raw) & EXTRA_BIT == 0 {
+        end + 4
+    } else {
+        raw_str(bytes, end + 4)?.1
+    };
+    Some((value, next))
 }
 
 /// Decodes the entry starting at `at`; `None` past the end.
@@ -126,12 +144,19 @@ impl Chunk {
     /// The first entry whose value is not below `value`, and whether it equals it; `Err`
     /// with the end offset when every entry is below.
     fn seek(&self, value: &str) -> Result<(Entry<'_>, bool), usize> {
-        for entry in self.entries() {
-            match entry.value.cmp(value) {
-                Ordering::Less => continue,
-                Ordering::Equal => return Ok((entry, true)),
-                Ordering::Greater => return Ok((entry, false)),
-            }
+        let mut at = 0;
+        while let Some((raw, next)) = skip(&self.bytes, at) {
+            let found = match raw.cmp(value.as_bytes()) {
+                Ordering::Less => {
+                    at = next;
+                    continue;
+                }
+                Ordering::Equal => true,
+                Ordering::Greater => false,
+            };
+            return decode(&self.bytes, at)
+                .map(|entry| (entry, found))
+                .ok_or(self.bytes.len());
         }
         Err(self.bytes.len())
     }
