@@ -250,12 +250,12 @@ impl CatalogIndex {
         // The walk is expected to find the page within `walk_steps(..)` steps when the set is
         // spread evenly over the uid order. A set that clusters (time-ordered uids and a
         // filter on entities created together, such as one kind) can take far more; past a
-        // few times the expected count the walk continues kind by kind instead.
+        // twice the expected count the walk continues kind by kind instead.
         let budget = match self.strategy {
             WalkStrategy::Walk => 3,
             _ => walk_steps(set.len(), universe, sink.need())
-                .saturating_mul(4)
-                .saturating_add(256),
+                .saturating_mul(2)
+                .saturating_add(64),
         };
         let mut steps = 0u64;
         for (uid, &id) in UidOrder::range(&self.uids.all, desc, after) {
@@ -279,18 +279,25 @@ impl CatalogIndex {
         sink: &mut Sink,
     ) -> bool {
         type Walk<'a> = Box<dyn Iterator<Item = (&'a str, u32)> + 'a>;
-        let slices: Vec<(&KindUids, RoaringBitmap)> = self
-            .uids
-            .by_kind
-            .values()
-            .map(|of_kind| (of_kind, &of_kind.ids & set))
-            .filter(|(_, members)| !members.is_empty())
-            .collect();
+        // The kinds holding members, with how many; counting allocates nothing, and the
+        // search stops once every member is accounted for (one kind, for a kind filter).
+        let mut slices: Vec<(&KindUids, u64)> = Vec::new();
+        let mut found = 0;
+        for of_kind in self.uids.by_kind.values() {
+            let members = of_kind.ids.intersection_len(set);
+            if members > 0 {
+                slices.push((of_kind, members));
+                found += members;
+                if found >= set.len() {
+                    break;
+                }
+            }
+        }
         let mut walks: Vec<std::iter::Peekable<Walk<'_>>> = Vec::with_capacity(slices.len());
-        for (of_kind, members) in &slices {
+        for (of_kind, members) in slices {
             let universe = of_kind.uids.len() as u64;
-            let walk: Walk<'_> = if self.prefer_collect(members.len(), universe, sink.need(), 1) {
-                let ids = self.sorted_by_uid(members, desc, after);
+            let walk: Walk<'_> = if self.prefer_collect(members, universe, sink.need(), 1) {
+                let ids = self.sorted_by_uid(&(&of_kind.ids & set), desc, after);
                 Box::new(
                     ids.into_iter()
                         .filter_map(|id| Some((self.entity_ref_of(id)?.uid(), id))),
@@ -299,11 +306,11 @@ impl CatalogIndex {
                 // Stop once every member of the slice is out: the rest of the kind is not
                 // in the set.
                 let mut range = UidOrder::range(&of_kind.uids, desc, after);
-                let mut left = members.len();
+                let mut left = members;
                 Box::new(std::iter::from_fn(move || {
                     while left > 0 {
                         let (uid, &id) = range.next()?;
-                        if members.contains(id) {
+                        if set.contains(id) {
                             left -= 1;
                             return Some((&**uid, id));
                         }
