@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::QueryError;
 use crate::index::{CatalogIndex, IndexedEntity};
-use crate::postings::KeyIndex;
+use crate::postings::{Holders, KeyIndex};
 use crate::search::rows_for_key_in_text;
 use crate::uids::{KindUids, UidKey, UidOrder};
 
@@ -478,6 +478,12 @@ impl CatalogIndex {
         for (value, holders) in values {
             if remaining.is_empty() {
                 return true;
+            }
+            // Most values have a single holder: test it before building a bucket.
+            if let Holders::One(id) | Holders::Spelled(id, _) = holders
+                && !remaining.contains(id)
+            {
+                continue;
             }
             let members = self.bucket_members(index, key, value, &holders.ids(), &remaining, *desc);
             if members.is_empty() {

@@ -12,6 +12,7 @@ use crate::error::QueryError;
 use crate::filter::EntityFilter;
 use crate::index::{CatalogIndex, IndexedEntity};
 use crate::order::{KEYED, OrderField, Sink, SortValue};
+use crate::postings::Holders;
 
 /// Default page size of by-query in current Backstage versions.
 const DEFAULT_LIMIT: u64 = 200;
@@ -377,6 +378,12 @@ impl CatalogIndex {
             (Some(v), true) => Box::new(index.iter_rev_from(v)),
         };
         for (value, holders) in values {
+            // Most values have a single holder: test it before building a bucket.
+            if let Holders::One(id) | Holders::Spelled(id, _) = holders
+                && !set.contains(id)
+            {
+                continue;
+            }
             let members = self.bucket_members(index, key, value, &holders.ids(), set, largest);
             if members.is_empty() {
                 continue;
