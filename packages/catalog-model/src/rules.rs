@@ -127,13 +127,13 @@ impl CatalogRules {
 
     /// Checks every emitted child against the origin location and reports the first
     /// one that is not allowed, in Backstage's `NotAllowedError` wording.
-    pub fn check_children(
+    pub fn check_children<'v>(
         &self,
-        children: &[Value],
+        children: impl IntoIterator<Item = &'v Value>,
         location: &LocationRef,
         origin: &LocationRef,
     ) -> Result<(), Problem> {
-        let Some(child) = children.iter().find(|c| !self.is_allowed(c, origin)) else {
+        let Some(child) = children.into_iter().find(|c| !self.is_allowed(c, origin)) else {
             return Ok(());
         };
         let entity_ref = match entity_ref_of(child) {

@@ -100,14 +100,18 @@ impl Outcome {
         if !self.ok() {
             return hash_json(&json!({ "errors": self.errors }));
         }
-        // Each child's own content hash stands for its entity: the same
-        // content gives the same hash without copying and serializing every
-        // child again (a Location of a bulk load emits the whole catalog).
-        let children: Vec<Value> = self
-            .children
-            .iter()
-            .map(|c| json!({"hash": c.hash, "locationKey": c.location_key}))
-            .collect();
+        // Each child's own content hash stands for its entity, and one digest
+        // of those stands for the list: the same content gives the same hash
+        // without copying every child (a Location of a bulk load emits the
+        // whole catalog).
+        let mut list = sha1_smol::Sha1::new();
+        for child in &self.children {
+            list.update(child.hash.as_bytes());
+            list.update(b"\t");
+            list.update(child.location_key.as_bytes());
+            list.update(b"\n");
+        }
+        let children = list.digest().to_string();
         hash_json(&json!({
             "errors": self.errors,
             "entity": self.entity,
@@ -407,11 +411,13 @@ impl CatalogEngine {
 
         // 8. catalog.rules, against the origin location.
         if errors.is_empty() {
-            let entities: Vec<Value> = children.iter().map(|c| c.entity.clone()).collect();
-            if let Err(problem) =
-                self.rules
-                    .check_children(&entities, &context.location, &context.origin_location)
-            {
+            // Checked in place: a Location of a bulk load emits the whole catalog,
+            // and copying every child for the check doubled its memory.
+            if let Err(problem) = self.rules.check_children(
+                children.iter().map(|c| &c.entity),
+                &context.location,
+                &context.origin_location,
+            ) {
                 let message = problem
                     .message
                     .strip_prefix("NotAllowedError: ")

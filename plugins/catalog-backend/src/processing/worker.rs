@@ -17,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 use super::mutations::stored_refresh_key;
 use super::orchestrator::{Child, Outcome, ProcessingErrorBody};
 use super::sql::{Arg, col, exec, exec_in, fetch, fetch_in, insert_rows, opt, tuples};
-use crate::db::{Tx, enqueue_stitch, limit_wal, now_ms};
+use crate::db::{
+    Tx, defer_relation_index, enqueue_stitch, limit_wal, now_ms, restore_relation_index,
+};
 use crate::engine::CatalogEngine;
 use crate::stitching::STITCH_LEASE_MS;
 
@@ -204,6 +206,8 @@ impl CatalogEngine {
     /// PostgreSQL rows are locked in ref order, as every other writer of the
     /// queue locks them.
     async fn release_put_off_stitches(&self) -> Result<(), BackendError> {
+        // The stitches about to run read relations by source.
+        restore_relation_index(&self.db).await?;
         let now = now_ms();
         let lock = if self.db.is_postgres() {
             " ORDER BY entity_ref FOR UPDATE"
@@ -375,6 +379,19 @@ impl CatalogEngine {
         let now = now_ms();
         let mut stitch: BTreeSet<String> = BTreeSet::new();
         let mut tx = Tx::begin(&self.db).await?;
+
+        // A full batch of entities never processed before is a bulk load of new
+        // entities: the relations index stitching reads may be set aside until
+        // the backlog ends (see `defer_relation_index`).
+        let first_time = succeeded
+            .iter()
+            .filter(|d| d.claimed.result_hash.is_none())
+            .count();
+        if busy && first_time * 10 >= done.len() * 9 && defer_relation_index(&mut tx).await? {
+            self.logger.info(
+                "Bulk load: the relations source index is rebuilt when the backlog is processed",
+            );
+        }
 
         // Failures: only the errors and the hash; the last good output stays.
         for d in &failed {
