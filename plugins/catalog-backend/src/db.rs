@@ -536,6 +536,85 @@ mod tests {
         assert_eq!(hash_json(&json!({})).len(), 40);
     }
 
+    /// Whether the relations source index exists, and its definition.
+    async fn source_index(db: &Database) -> Option<String> {
+        let Database::Sqlite(pool) = db else {
+            return None;
+        };
+        sqlx::query_as::<_, (String,)>(
+            "SELECT sql FROM sqlite_master WHERE name = 'relations_source_entity_ref'",
+        )
+        .fetch_optional(pool)
+        .await
+        .expect("schema")
+        .map(|(sql,)| sql)
+    }
+
+    async fn add_states(db: &Database, from: usize, to: usize, relations_each: usize) {
+        let Database::Sqlite(pool) = db else { return };
+        for i in from..to {
+            let id = format!("id-{i}");
+            sqlx::query(
+                "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, \
+                 unprocessed_hash, next_update_at, last_discovery_at) VALUES ($1, $2, '{}', 'h', 0, 0)",
+            )
+            .bind(&id)
+            .bind(format!("component:default/c{i}"))
+            .execute(pool)
+            .await
+            .expect("state");
+            for r in 0..relations_each {
+                sqlx::query(
+                    "INSERT INTO relations (originating_entity_id, source_entity_ref, type, \
+                     target_entity_ref) VALUES ($1, $2, 'ownedBy', $3)",
+                )
+                .bind(&id)
+                .bind(format!("component:default/c{i}"))
+                .bind(format!("group:default/g{r}"))
+                .execute(pool)
+                .await
+                .expect("relation");
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_source_index_goes_only_for_a_load_large_against_what_is_stored() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        let db = Database::Sqlite(pool);
+        migrate(&db).await.expect("migrate");
+        let covering = source_index(&db).await.expect("index after migrations");
+        assert!(covering.contains("type") && covering.contains("target_entity_ref"));
+
+        // Two rows due, 150 relations stored: 2 * 50 < 150, the index stays.
+        add_states(&db, 0, 2, 75).await;
+        let mut tx = Tx::begin(&db).await.expect("begin");
+        assert!(!defer_relation_index(&mut tx).await.expect("defer"));
+        tx.commit().await.expect("commit");
+        assert!(source_index(&db).await.is_some());
+
+        // Four rows due against 150 relations: the index goes, once.
+        add_states(&db, 2, 4, 0).await;
+        let mut tx = Tx::begin(&db).await.expect("begin");
+        assert!(defer_relation_index(&mut tx).await.expect("defer"));
+        assert!(!defer_relation_index(&mut tx).await.expect("defer again"));
+        tx.commit().await.expect("commit");
+        assert_eq!(source_index(&db).await, None);
+
+        // The end of the backlog, or the next start after a crash, builds it again.
+        restore_relation_index(&db).await.expect("restore");
+        assert_eq!(source_index(&db).await, Some(covering.clone()));
+        let mut tx = Tx::begin(&db).await.expect("begin");
+        assert!(defer_relation_index(&mut tx).await.expect("defer"));
+        tx.commit().await.expect("commit");
+        migrate(&db).await.expect("migrate again");
+        assert_eq!(source_index(&db).await, Some(covering));
+    }
+
     #[test]
     fn hashes_the_sorted_compact_text() {
         // The digest of the sorted compact JSON text, computed outside Rust; a

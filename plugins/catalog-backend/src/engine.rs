@@ -125,6 +125,9 @@ pub(crate) struct Wake {
     pub(crate) processing: tokio::sync::Notify,
     /// A write queued stitches due at once.
     pub(crate) stitching: tokio::sync::Notify,
+    /// A write appended to the change log: the index follower reads it now
+    /// instead of at its next poll (other instances' writes still wait for it).
+    pub(crate) follower: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for CatalogEngine {

@@ -143,17 +143,11 @@ pub fn follow(
                     Duration::from_secs(1)
                 }
             };
-            if sleep_or_stop(&shutdown, wait).await {
-                return;
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+                () = engine.wake.follower.notified() => {}
             }
         }
     })
-}
-
-/// Sleeps for `duration`; `true` when shutdown came first.
-async fn sleep_or_stop(shutdown: &CancellationToken, duration: Duration) -> bool {
-    tokio::select! {
-        () = shutdown.cancelled() => true,
-        () = tokio::time::sleep(duration) => false,
-    }
 }

@@ -298,7 +298,11 @@ impl CatalogEngine {
         )
         .await?;
         append_change_log(&mut tx, &change_log).await?;
-        tx.commit().await
+        tx.commit().await?;
+        if !change_log.is_empty() {
+            self.wake.follower.notify_one();
+        }
+        Ok(())
     }
 
     /// Schedules every entity that registered one of `keys` for processing now.
@@ -496,6 +500,10 @@ impl CatalogEngine {
                 .await?;
         }
         append_change_log(&mut tx, &change_log).await?;
-        tx.commit().await
+        tx.commit().await?;
+        if !change_log.is_empty() {
+            self.wake.follower.notify_one();
+        }
+        Ok(())
     }
 }

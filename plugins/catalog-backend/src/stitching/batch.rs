@@ -379,6 +379,9 @@ impl CatalogEngine {
         }));
         append_change_log(&mut tx, &log).await?;
         tx.commit().await?;
+        if !log.is_empty() {
+            self.wake.follower.notify_one();
+        }
 
         stats.written = writes.len();
         stats.deleted = deletes
@@ -424,7 +427,7 @@ impl CatalogEngine {
             }
 
             let sql = format!(
-                "SELECT DISTINCT source_entity_ref, type, target_entity_ref FROM relations \
+                "SELECT source_entity_ref, type, target_entity_ref FROM relations \
                  WHERE source_entity_ref IN ({list})"
             );
             let rows: Vec<(String, String, String)> = on_pool!(&self.db, |pool| {

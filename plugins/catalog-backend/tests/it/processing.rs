@@ -471,3 +471,86 @@ async fn placeholders_read_files_beside_the_descriptor_but_never_outside_the_roo
         }
     }
 }
+
+/// A load of new entities larger than two processing batches: on SQLite the
+/// relations source index is set aside while the backlog is processed, and it is
+/// back, with every relation stitched onto both ends, when the load is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_load_stitches_every_relation_and_keeps_the_source_index() {
+    const COMPONENTS: usize = 4_500;
+    const TEAMS: usize = 9;
+    for kind in kinds() {
+        let mut docs: Vec<String> = (0..TEAMS).map(|t| group(&format!("team-{t}"))).collect();
+        docs.extend(
+            (0..COMPONENTS)
+                .map(|i| component(&format!("service-{i}"), &format!("team-{}", i % TEAMS))),
+        );
+        let all = location("root", &["./bulk.yaml"]);
+        let bulk = docs.join("---\n");
+        let f = Fixture::new(
+            kind,
+            &[("all.yaml", all.as_str()), ("bulk.yaml", bulk.as_str())],
+            json!({"locations": [{"type": "file", "target": "{dir}/all.yaml"}]}),
+            json!({}),
+        )
+        .await;
+        let db = f.name();
+        f.run().await;
+        f.engine
+            .stitch_pending_until_idle()
+            .await
+            .unwrap_or_else(|e| panic!("[{db}] stitching: {e}"));
+
+        let finals = f
+            .column("SELECT CAST(COUNT(*) AS TEXT) FROM final_entities")
+            .await;
+        // The teams, the components, the root Location and the generated one.
+        assert_eq!(
+            finals,
+            vec![(TEAMS + COMPONENTS + 2).to_string()],
+            "[{db}] final entities"
+        );
+        let text = f
+            .column(
+                "SELECT final_entity FROM final_entities WHERE entity_ref = 'group:default/team-4'",
+            )
+            .await;
+        let team: Value = serde_json::from_str(text.first().expect("team-4")).expect("JSON");
+        let owned: Vec<&str> = team["relations"]
+            .as_array()
+            .expect("relations")
+            .iter()
+            .filter(|r| r["type"] == "ownerOf")
+            .filter_map(|r| r["targetRef"].as_str())
+            .collect();
+        assert_eq!(
+            owned.len(),
+            COMPONENTS / TEAMS,
+            "[{db}] ownerOf relations of team-4"
+        );
+        assert!(
+            owned.contains(&"component:default/service-4"),
+            "[{db}] {owned:?}"
+        );
+        let text = f
+            .column("SELECT final_entity FROM final_entities WHERE entity_ref = 'component:default/service-4001'")
+            .await;
+        let service: Value = serde_json::from_str(text.first().expect("service")).expect("JSON");
+        assert!(
+            service["relations"]
+                .as_array()
+                .expect("relations")
+                .iter()
+                .any(|r| r["type"] == "ownedBy" && r["targetRef"] == "group:default/team-5"),
+            "[{db}] {service}"
+        );
+        if db == "sqlite" {
+            let index = f
+                .column("SELECT sql FROM sqlite_master WHERE name = 'relations_source_entity_ref'")
+                .await;
+            assert_eq!(index.len(), 1, "[{db}] the source index is back");
+            assert!(index[0].contains("target_entity_ref"), "[{db}] {index:?}");
+        }
+        f.cleanup().await;
+    }
+}
