@@ -1017,7 +1017,15 @@ fn has_error(entity: &Value) -> bool {
 async fn run_locations(database: Value, name: &str) {
     let files = TestDir::new();
     let dir = files.path();
-    let write = |file: &str, text: &str| std::fs::write(dir.join(file), text).expect("write");
+    // Files are replaced whole (written aside, then renamed): the catalog reads
+    // them while the test edits them, and a read between the truncation and the
+    // write of a plain `fs::write` sees an empty file, which emits nothing and
+    // orphans the file's entities.
+    let write = |file: &str, text: &str| {
+        let aside = dir.join(format!(".{file}.tmp"));
+        std::fs::write(&aside, text).expect("write");
+        std::fs::rename(&aside, dir.join(file)).expect("rename");
+    };
     write("web.yaml", &component("web", "[rust]", "first"));
     write("extra.yaml", &component("extra", "[rust]", "extra"));
     write("root.yaml", &location_file("./web.yaml, ./extra.yaml"));
