@@ -247,10 +247,17 @@ impl CatalogIndex {
             let ids = self.sorted_by_uid(set, desc, after);
             return ids.into_iter().all(|id| sink.push(id));
         }
+        // A set within one kind (a kind filter, and most filters on kind-specific fields)
+        // walks that kind's own uid order, where every step lands on a candidate.
+        if let Some(of_kind) = self.single_kind(set) {
+            let members = set.len();
+            return Self::walk_members(&of_kind.uids, set, members, desc, after)
+                .all(|(_, id)| sink.push(id));
+        }
         // The walk is expected to find the page within `walk_steps(..)` steps when the set is
         // spread evenly over the uid order. A set that clusters (time-ordered uids and a
-        // filter on entities created together, such as one kind) can take far more; past a
-        // twice the expected count the walk continues kind by kind instead.
+        // filter on entities created together) can take far more; past twice the expected
+        // count the walk continues kind by kind instead.
         let budget = match self.strategy {
             WalkStrategy::Walk => 3,
             _ => walk_steps(set.len(), universe, sink.need())
@@ -303,20 +310,7 @@ impl CatalogIndex {
                         .filter_map(|id| Some((self.entity_ref_of(id)?.uid(), id))),
                 )
             } else {
-                // Stop once every member of the slice is out: the rest of the kind is not
-                // in the set.
-                let mut range = UidOrder::range(&of_kind.uids, desc, after);
-                let mut left = members;
-                Box::new(std::iter::from_fn(move || {
-                    while left > 0 {
-                        let (uid, &id) = range.next()?;
-                        if set.contains(id) {
-                            left -= 1;
-                            return Some((&**uid, id));
-                        }
-                    }
-                    None
-                }))
+                Box::new(Self::walk_members(&of_kind.uids, set, members, desc, after))
             };
             walks.push(walk.peekable());
         }
@@ -346,6 +340,40 @@ impl CatalogIndex {
                 return false;
             }
         }
+    }
+
+    /// The kind holding every member of `set`, if one does (tested with the kind of the
+    /// set's first member).
+    fn single_kind(&self, set: &RoaringBitmap) -> Option<&KindUids> {
+        let first = self.entity_ref_of(set.min()?)?;
+        let of_kind = self
+            .uids
+            .by_kind
+            .get(crate::uids::kind_of(first.entity_ref()))?;
+        set.is_subset(&of_kind.ids).then_some(of_kind)
+    }
+
+    /// The members of `set` in one uid order `map`, strictly after `after`; the walk stops
+    /// once all `members` of them are out, since the rest of the order holds none.
+    fn walk_members<'a>(
+        map: &'a std::collections::BTreeMap<std::sync::Arc<str>, u32>,
+        set: &'a RoaringBitmap,
+        members: u64,
+        desc: bool,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = (&'a str, u32)> + 'a {
+        let mut range = UidOrder::range(map, desc, after);
+        let mut left = members;
+        std::iter::from_fn(move || {
+            while left > 0 {
+                let (uid, &id) = range.next()?;
+                if set.contains(id) {
+                    left -= 1;
+                    return Some((&**uid, id));
+                }
+            }
+            None
+        })
     }
 
     /// The ids of `set` strictly after `after`, in uid order (descending if `desc`). Uids are
