@@ -34,8 +34,14 @@ pub async fn run(
         let urls = Arc::clone(&urls);
         let next = Arc::clone(&next);
         tasks.push(tokio::spawn(async move {
+            // More than one idle connection: a connection goes back to the
+            // pool a moment after its body is read, and a next request sent in
+            // that moment opens a new one. With room for a single idle
+            // connection the extra one was closed again, so large answers (a
+            // page of 50 entities) churned through thousands of connections per
+            // run and the figure measured connection set-up, not the catalog.
             let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
+                .pool_max_idle_per_host(connections.max(1))
                 .timeout(Duration::from_secs(30))
                 .build()?;
             let mut latencies = Vec::new();
