@@ -436,14 +436,16 @@ impl CatalogEngine {
         now: i64,
         stitch: &mut BTreeSet<String>,
     ) -> Result<(), BackendError> {
-        let ids: Vec<String> = succeeded
+        // Only entities processed before have earlier output (relations,
+        // refresh keys, children's edges) to look up and replace: their row
+        // holds a result hash, which every processing write, failed or not,
+        // sets. A bulk load of new entities skips those look-ups entirely.
+        let seen: Vec<&&Done> = succeeded
             .iter()
-            .map(|d| d.claimed.entity_id.clone())
+            .filter(|d| d.claimed.result_hash.is_some())
             .collect();
-        let parent_refs: Vec<String> = succeeded
-            .iter()
-            .map(|d| d.claimed.entity_ref.clone())
-            .collect();
+        let ids: Vec<String> = seen.iter().map(|d| d.claimed.entity_id.clone()).collect();
+        let parent_refs: Vec<String> = seen.iter().map(|d| d.claimed.entity_ref.clone()).collect();
 
         // Processed entities.
         for chunk in succeeded.chunks(100) {
