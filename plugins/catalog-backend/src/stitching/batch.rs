@@ -46,6 +46,10 @@ struct StateRow {
     errors: Option<String>,
 }
 
+/// A state row as the plan reads it: ref, id, processed entity, errors, and 1
+/// when some parent emits the entity.
+type StateWithParent = (String, String, Option<String>, Option<String>, i64);
+
 /// What one ref's assembly starts from: the ref, its state row (if any), the
 /// relations whose source it is, and whether a parent emits it.
 type AssemblyInput = (String, Option<StateRow>, Vec<(String, String)>, bool);
@@ -403,19 +407,25 @@ impl CatalogEngine {
         let mut with_parent: HashSet<String> = HashSet::with_capacity(refs.len());
         for chunk in refs.chunks(IN_CHUNK) {
             let list = placeholders(1, chunk.len());
+            // Whether a parent emits the entity comes with its state, in the
+            // same row: one row per ref instead of two.
             let sql = format!(
-                "SELECT entity_ref, entity_id, processed_entity, errors FROM refresh_state \
-                 WHERE entity_ref IN ({list})"
+                "SELECT entity_ref, entity_id, processed_entity, errors, \
+                 CAST(CASE WHEN EXISTS (SELECT 1 FROM refresh_state_references p \
+                 WHERE p.target_entity_ref = refresh_state.entity_ref) THEN 1 ELSE 0 END AS BIGINT) \
+                 FROM refresh_state WHERE entity_ref IN ({list})"
             );
-            let rows: Vec<(String, String, Option<String>, Option<String>)> =
-                on_pool!(&self.db, |pool| {
-                    let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&pool, sql)));
-                    for r in chunk {
-                        q = q.bind(r);
-                    }
-                    q.fetch_all(pool).await
-                })?;
-            for (entity_ref, entity_id, processed, errors) in rows {
+            let rows: Vec<StateWithParent> = on_pool!(&self.db, |pool| {
+                let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&pool, sql)));
+                for r in chunk {
+                    q = q.bind(r);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for (entity_ref, entity_id, processed, errors, has_parent) in rows {
+                if has_parent != 0 {
+                    with_parent.insert(entity_ref.clone());
+                }
                 states.insert(
                     entity_ref,
                     StateRow {
@@ -465,19 +475,6 @@ impl CatalogEngine {
                     relations.entry(source).or_default().extend(pairs);
                 }
             }
-
-            let sql = format!(
-                "SELECT DISTINCT target_entity_ref FROM refresh_state_references \
-                 WHERE target_entity_ref IN ({list})"
-            );
-            let rows: Vec<(String,)> = on_pool!(&self.db, |pool| {
-                let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&pool, sql)));
-                for r in chunk {
-                    q = q.bind(r);
-                }
-                q.fetch_all(pool).await
-            })?;
-            with_parent.extend(rows.into_iter().map(|(r,)| r));
         }
 
         // Assembly (parse, add relations, hash, serialise) is CPU work of a
