@@ -71,9 +71,6 @@ enum Planned {
     Unprocessed,
     /// The assembled final entity.
     Ready(Stitched),
-    /// A processed entity that is not a JSON object (logged, then treated as
-    /// unprocessed).
-    Unassemblable,
 }
 
 impl CatalogEngine {
@@ -285,16 +282,14 @@ impl CatalogEngine {
             let current = finals.get(entity_ref.as_str());
             let live_id = live.get(entity_ref.as_str());
             match plan {
-                Planned::Gone | Planned::Unprocessed | Planned::Unassemblable
-                    if live_id.is_none() =>
-                {
+                Planned::Gone | Planned::Unprocessed if live_id.is_none() => {
                     if let Some((id, _)) = current {
                         deletes.push((entity_ref, id));
                     }
                 }
                 // A row created after the read: its creator queued it again.
                 Planned::Gone => {}
-                Planned::Unprocessed | Planned::Unassemblable => stats.unchanged += 1,
+                Planned::Unprocessed => stats.unchanged += 1,
                 Planned::Ready(stitched) => {
                     if live_id != Some(&stitched.entity_id) {
                         // Deleted or replaced since the read; whoever changed it
@@ -514,27 +509,32 @@ impl CatalogEngine {
                 .await
                 .map_err(|e| BackendError::internal(format!("stitch assembly failed: {e}")))?;
             for (entity_ref, plan) in part {
-                if matches!(plan, Planned::Unassemblable) {
+                let plan = plan.unwrap_or_else(|| {
                     self.logger.warn(&format!(
                         "Cannot stitch {entity_ref}: its processed entity is not a JSON object"
                     ));
-                    plans.insert(entity_ref, Planned::Unprocessed);
-                } else {
-                    plans.insert(entity_ref, plan);
-                }
+                    Planned::Unprocessed
+                });
+                plans.insert(entity_ref, plan);
             }
         }
         Ok(plans)
     }
 }
 
-/// The plan for one claimed ref from what the read phase found for it.
-fn plan_one(state: Option<StateRow>, mut rels: Vec<(String, String)>, has_parent: bool) -> Planned {
+/// The plan for one claimed ref from what the read phase found for it; `None`
+/// when its processed entity is not a JSON object (the caller logs it and treats
+/// the ref as unprocessed).
+fn plan_one(
+    state: Option<StateRow>,
+    mut rels: Vec<(String, String)>,
+    has_parent: bool,
+) -> Option<Planned> {
     match state {
-        None => Planned::Gone,
+        None => Some(Planned::Gone),
         Some(StateRow {
             processed: None, ..
-        }) => Planned::Unprocessed,
+        }) => Some(Planned::Unprocessed),
         Some(StateRow {
             entity_id,
             processed: Some(processed),
@@ -552,14 +552,13 @@ fn plan_one(state: Option<StateRow>, mut rels: Vec<(String, String)>, has_parent
                     has_parent,
                 })
             });
-            match assembled {
-                Some(a) => Planned::Ready(Stitched {
+            assembled.map(|a| {
+                Planned::Ready(Stitched {
                     json: a.entity.to_string(),
                     hash: a.hash,
                     entity_id,
-                }),
-                None => Planned::Unassemblable,
-            }
+                })
+            })
         }
     }
 }
