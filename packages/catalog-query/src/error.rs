@@ -1,4 +1,5 @@
-//! Error types: indexing failures and query errors carrying Backstage's exact 400 messages.
+//! Error types: indexing failures, unreadable stored texts and query errors carrying
+//! Backstage's exact 400 messages.
 
 /// Why an entity could not be added to the index.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,6 +16,20 @@ pub enum IndexError {
     /// The index ran out of internal ids.
     #[error("The catalog index is full")]
     Full,
+}
+
+/// Why a stored entity text could not be read back.
+///
+/// The index only stores texts it compressed itself, so this means a bug or damaged memory;
+/// readers answer it with an error rather than with a wrong or partial text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// The compressed block does not decompress to the recorded length.
+    #[error("A stored entity text could not be decompressed: {0}")]
+    Corrupt(String),
+    /// The decompressed bytes are not UTF-8.
+    #[error("A stored entity text is not UTF-8")]
+    NotUtf8,
 }
 
 /// A bad request parameter; the REST layer answers it as `InputError` (400) with [`QueryError::message`].

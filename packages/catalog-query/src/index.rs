@@ -1,15 +1,17 @@
 //! The in-memory catalog index: final entities by internal id, ref and uid, plus the
 //! inverted search postings every query runs against.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 use serde_json::Value;
 
-use crate::error::IndexError;
+use crate::error::{IndexError, TextError};
 use crate::fields::Fields;
 use crate::filter::EntityFilter;
+use crate::packed::{PackedText, Packer};
 use crate::postings::{KeyIndex, KeyRows, MAX_ENTITY_ID};
 use crate::search::{SearchRow, search_rows};
 
@@ -18,20 +20,24 @@ pub(crate) type RepeatedRow = (Box<str>, Box<str>, u64);
 
 /// One final entity as served: its compact JSON text and its identity.
 ///
-/// Only the text is kept: a parsed tree costs several times as much memory, and pages are
-/// served by copying texts. The few readers that need values parse them on demand.
+/// Only the text is kept, and compressed (see `packed.rs`): a parsed tree costs several times
+/// as much memory, and pages are served by appending texts ([`IndexedEntity::write_json`]).
+/// The few readers that need values parse them on demand.
 #[derive(Debug)]
 pub struct IndexedEntity {
     pub(crate) id: u32,
     entity_ref: Arc<str>,
     uid: Arc<str>,
-    json: Arc<str>,
+    text: PackedText,
 }
 
 impl IndexedEntity {
-    /// The entity JSON, parsed from the stored text.
+    /// The entity JSON, parsed from the stored text (`Null` if the text cannot be read).
     pub fn entity(&self) -> Value {
-        crate::sparse::parse_full(&self.json)
+        match self.text.text() {
+            Ok(text) => crate::sparse::parse_full(&text),
+            Err(_) => Value::Null,
+        }
     }
 
     /// The canonical entity ref (`kind:namespace/name`, lower-case).
@@ -44,15 +50,49 @@ impl IndexedEntity {
         &self.uid
     }
 
-    /// The compact JSON text of the entity, serialised once when it was indexed.
-    pub fn json(&self) -> &Arc<str> {
-        &self.json
+    /// Appends the compact JSON text of the entity (serialised once when it was indexed) to
+    /// `out`, decompressing it in place. This is how responses are written: no text is
+    /// allocated per entity. On error `out` is unchanged.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), TextError> {
+        self.text.write_to(out)
     }
 
-    /// The entity reduced to the selected field paths (spec §3); only those paths are parsed.
-    pub fn project(&self, fields: &Fields) -> Value {
-        fields.project(&crate::sparse::parse_sparse(&self.json, fields))
+    /// The compact JSON text of the entity as a string of its own; prefer
+    /// [`IndexedEntity::write_json`] when the text goes into a larger buffer.
+    pub fn json(&self) -> Result<Cow<'_, str>, TextError> {
+        self.text.text()
     }
+
+    /// The length in bytes of the compact JSON text, to size buffers before writing texts.
+    pub fn json_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The entity reduced to the selected field paths (spec §3); only those paths are parsed
+    /// (`Null` if the text cannot be read).
+    pub fn project(&self, fields: &Fields) -> Value {
+        match self.text.text() {
+            Ok(text) => fields.project(&crate::sparse::parse_sparse(&text, fields)),
+            Err(_) => Value::Null,
+        }
+    }
+}
+
+/// How the index stores entity texts, from [`CatalogIndex::text_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextStats {
+    /// Entity texts held.
+    pub texts: usize,
+    /// Of those, the texts held as compressed blocks (the others are kept as they are).
+    pub compressed: usize,
+    /// The texts' total length uncompressed, in bytes.
+    pub text_bytes: usize,
+    /// The bytes held for them: blocks, and raw texts.
+    pub stored_bytes: usize,
+    /// Distinct dictionaries held (by stored texts, or for new ones of their kind).
+    pub dictionaries: usize,
+    /// Their total size in bytes.
+    pub dictionary_bytes: usize,
 }
 
 /// An entity flattened and serialised, ready for [`CatalogIndex::insert_prepared`].
@@ -63,7 +103,9 @@ impl IndexedEntity {
 pub struct PreparedEntity {
     entity_ref: Arc<str>,
     uid: Arc<str>,
-    json: Arc<str>,
+    /// The text uncompressed: the dictionary it is compressed with belongs to the index, so
+    /// compression happens on insert.
+    json: Box<str>,
     rows: Vec<SearchRow>,
 }
 
@@ -80,7 +122,7 @@ impl PreparedEntity {
             .ok_or(IndexError::MissingUid)?;
         let uid: Arc<str> = Arc::from(uid);
         let rows = search_rows(&entity)?;
-        let json: Arc<str> = Arc::from(entity.to_string());
+        let json: Box<str> = Box::from(entity.to_string());
         Ok(Self {
             entity_ref: Arc::from(entity_ref),
             uid,
@@ -116,12 +158,49 @@ pub struct CatalogIndex {
     pub(crate) strategy: crate::order::WalkStrategy,
     /// Recent facet answers, valid until the index next changes (see `facets.rs`).
     pub(crate) facet_cache: crate::facets::FacetCache,
+    /// Compresses entity texts and keeps their dictionaries (one per kind).
+    packer: Packer,
+    /// Reused buffer for comparing a new text with a stored one.
+    scratch: Vec<u8>,
 }
 
 impl CatalogIndex {
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Turns compression of the texts of entities indexed from now on on (the default) or
+    /// off; texts already stored stay as they are. Off is for measuring a baseline.
+    pub fn set_text_compression(&mut self, enabled: bool) {
+        self.packer.set_enabled(enabled);
+    }
+
+    /// How the entity texts are stored: counts, bytes before and after compression, and the
+    /// dictionaries held. Walks every entity.
+    pub fn text_stats(&self) -> TextStats {
+        let mut stats = TextStats::default();
+        let mut dictionaries = HashSet::new();
+        for entity in self.entities.iter().flatten() {
+            stats.texts += 1;
+            stats.text_bytes += entity.text.len();
+            stats.stored_bytes += entity.text.stored_len();
+            if matches!(entity.text, PackedText::Lz4 { .. }) {
+                stats.compressed += 1;
+            }
+            if let Some(d) = entity.text.dictionary()
+                && dictionaries.insert(Arc::as_ptr(d))
+            {
+                stats.dictionary_bytes += d.len();
+            }
+        }
+        for d in self.packer.dictionaries() {
+            if dictionaries.insert(Arc::as_ptr(d)) {
+                stats.dictionary_bytes += d.len();
+            }
+        }
+        stats.dictionaries = dictionaries.len();
+        stats
     }
 
     /// Number of indexed entities.
@@ -152,8 +231,9 @@ impl CatalogIndex {
         if let Some(current) = self
             .by_ref
             .get(entity_ref.as_ref())
-            .and_then(|&id| self.entity_ref_of(id))
-            && current.json == json
+            .and_then(|&id| self.entities.get(id as usize))
+            .and_then(Option::as_deref)
+            && current.text.equals(&json, &mut self.scratch)
         {
             return Ok(());
         }
@@ -184,11 +264,12 @@ impl CatalogIndex {
         self.uids
             .insert(uid.clone(), crate::uids::kind_of(&entity_ref), id);
         self.live.insert(id);
+        let text = self.packer.pack(crate::uids::kind_of(&entity_ref), json);
         self.entities[id as usize] = Some(Arc::new(IndexedEntity {
             id,
             entity_ref,
             uid,
-            json,
+            text,
         }));
         Ok(())
     }

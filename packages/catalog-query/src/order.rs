@@ -201,8 +201,8 @@ impl CatalogIndex {
         if !index.exists.contains(id) || index.null_only().contains(id) {
             return None;
         }
-        let entity = self.entity_ref_of(id)?;
-        let values = rows_for_key_in_text(entity.json(), key)
+        let text = self.entity_ref_of(id)?.json().ok()?;
+        let values = rows_for_key_in_text(&text, key)
             .into_iter()
             .filter_map(|row| row.value);
         if largest { values.max() } else { values.min() }

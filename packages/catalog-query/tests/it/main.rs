@@ -15,3 +15,4 @@ mod property;
 mod query;
 mod refs;
 mod support;
+mod texts;

@@ -70,7 +70,10 @@ fn lookups_and_replacement() {
         .expect("by ref");
     assert_eq!(billing.uid(), "u01");
     assert_eq!(billing.entity_ref(), "component:default/billing");
-    assert_eq!(billing.json().as_ref(), billing.entity().to_string());
+    assert_eq!(
+        billing.json().expect("readable").as_ref(),
+        billing.entity().to_string()
+    );
     assert_eq!(
         index.get_by_uid("u04").expect("by uid").entity_ref(),
         "component:default/payments-api"

@@ -12,7 +12,7 @@ use greenroom_backend_plugin_api::BackendError;
 use greenroom_backend_plugin_api::http::ApiError;
 use greenroom_catalog_query::{
     EntityFilter, Fields, FullTextFilter, IndexedEntity, ListRequest, OrderField, QueryError,
-    QueryRequest, parse_fields, parse_filter_params, parse_order, parse_order_field,
+    QueryRequest, TextError, parse_fields, parse_filter_params, parse_order, parse_order_field,
     parse_predicate,
 };
 use serde_json::{Value, json};
@@ -107,10 +107,24 @@ const FACETS_BODY: Schema = Schema::Object(&ObjectSchema {
     additional: true,
 });
 
-/// Appends entities to a JSON array body: their stored text, or the projection.
-fn push_entity(out: &mut Vec<u8>, entity: &IndexedEntity, fields: Option<&Fields>) {
+/// An entity text the index cannot read back: a bug, answered as an internal error rather
+/// than with a wrong or partial body.
+fn unreadable(entity: &IndexedEntity, e: &TextError) -> ApiError {
+    ApiError(BackendError::internal(format!(
+        "{}: {e}",
+        entity.entity_ref()
+    )))
+}
+
+/// Appends entities to a JSON array body: their stored text (decompressed straight into
+/// `out`), or the projection.
+fn push_entity(
+    out: &mut Vec<u8>,
+    entity: &IndexedEntity,
+    fields: Option<&Fields>,
+) -> Result<(), ApiError> {
     match fields {
-        None => out.extend_from_slice(entity.json().as_bytes()),
+        None => entity.write_json(out).map_err(|e| unreadable(entity, &e))?,
         Some(fields) => {
             let projected = entity.project(fields);
             out.extend_from_slice(
@@ -120,17 +134,27 @@ fn push_entity(out: &mut Vec<u8>, entity: &IndexedEntity, fields: Option<&Fields
             );
         }
     }
+    Ok(())
 }
 
-fn entities_array(out: &mut Vec<u8>, items: &[Arc<IndexedEntity>], fields: Option<&Fields>) {
+fn entities_array(
+    out: &mut Vec<u8>,
+    items: &[Arc<IndexedEntity>],
+    fields: Option<&Fields>,
+) -> Result<(), ApiError> {
+    if fields.is_none() {
+        // Whole texts: reserve their exact size (and the commas) so that the body grows once.
+        out.reserve(items.iter().map(|e| e.json_len() + 1).sum::<usize>() + 2);
+    }
     out.push(b'[');
     for (i, entity) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        push_entity(out, entity, fields);
+        push_entity(out, entity, fields)?;
     }
     out.push(b']');
+    Ok(())
 }
 
 fn u64_of(value: Option<i64>) -> Option<u64> {
@@ -150,7 +174,7 @@ pub(crate) async fn list(State(state): State<Arc<ApiState>>, uri: Uri) -> Handle
     let fields = parse_fields(q.all("fields")).map_err(query_error)?;
     let page = state.index()?.list(&request).map_err(query_error)?;
     let mut out = Vec::with_capacity(page.items.len() * 512 + 2);
-    entities_array(&mut out, &page.items, fields.as_ref());
+    entities_array(&mut out, &page.items, fields.as_ref())?;
     let mut response = json_bytes(StatusCode::OK, out);
     if let Some(after) = page.next_after {
         let link = format!(
@@ -181,7 +205,7 @@ fn query_page(state: &ApiState, request: &QueryRequest, fields: Option<&Fields>)
     let page = state.index()?.query(request).map_err(query_error)?;
     let mut out = Vec::with_capacity(page.items.len() * 512 + 64);
     out.extend_from_slice(b"{\"items\":");
-    entities_array(&mut out, &page.items, fields);
+    entities_array(&mut out, &page.items, fields)?;
     let mut page_info = serde_json::Map::new();
     if let Some(next) = page.next_cursor {
         page_info.insert("nextCursor".into(), Value::String(next));
@@ -346,7 +370,7 @@ pub(crate) async fn by_refs(
             out.push(b',');
         }
         match item {
-            Some(entity) => push_entity(&mut out, entity, fields.as_ref()),
+            Some(entity) => push_entity(&mut out, entity, fields.as_ref())?,
             None => out.extend_from_slice(b"null"),
         }
     }
@@ -354,8 +378,12 @@ pub(crate) async fn by_refs(
     Ok(json_bytes(StatusCode::OK, out))
 }
 
-fn entity_response(entity: &IndexedEntity) -> Response {
-    json_bytes(StatusCode::OK, entity.json().as_bytes().to_vec())
+fn entity_response(entity: &IndexedEntity) -> Handler {
+    let mut body = Vec::with_capacity(entity.json_len());
+    entity
+        .write_json(&mut body)
+        .map_err(|e| unreadable(entity, &e))?;
+    Ok(json_bytes(StatusCode::OK, body))
 }
 
 /// `GET /entities/by-uid/{uid}`.
@@ -367,7 +395,7 @@ pub(crate) async fn by_uid(
     parse_query(uri.query(), &[])?;
     let found = state.index()?.get_by_uid(&uid);
     match found {
-        Some(entity) => Ok(entity_response(&entity)),
+        Some(entity) => entity_response(&entity),
         None => Err(ApiError(BackendError::not_found(format!(
             "No entity with uid {uid}"
         )))),
@@ -396,7 +424,7 @@ pub(crate) async fn by_name(
     let canonical = format!("{kind}:{namespace}/{name}").to_lowercase();
     let found = state.index()?.get_by_ref(&canonical);
     match found {
-        Some(entity) => Ok(entity_response(&entity)),
+        Some(entity) => entity_response(&entity),
         None => Err(ApiError(BackendError::not_found(format!(
             "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
         )))),
