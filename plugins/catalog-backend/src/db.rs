@@ -150,9 +150,20 @@ pub(crate) use on_tx;
 /// * `cache_size`: SQLite's default page cache is 2 MB, so at 100k entities
 ///   nearly every index lookup of a batch became a `pread` (a third of the
 ///   SQLite time in the profile). 16 MB holds the hot index pages of a batch;
-///   the pages are only allocated as they are used.
+///   the pages are only allocated as they are used, and [`Tx::commit`] gives
+///   them back (see [`SQLITE_CACHE_AFTER_COMMIT`]).
 const SQLITE_BEGIN: &str =
     "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; BEGIN IMMEDIATE";
+
+/// Set just before a SQLite commit: the connection's page cache goes back to
+/// SQLite's default 2 MB, and the pages the transaction held beyond that are
+/// freed as the commit releases them. The pool hands its connections out in
+/// turn, so without this every one of them kept a full 16 MB cache for good:
+/// in the 10-minute soak the RSS floor rose by ~20 MiB, step by step after each
+/// periodic re-processing of the large root Location. The next transaction
+/// reads the pages it needs again from the operating system's cache, a few
+/// milliseconds against a batch's hundreds.
+const SQLITE_CACHE_AFTER_COMMIT: &str = "PRAGMA cache_size = -2000";
 
 impl Tx {
     /// Begins a transaction. On SQLite it takes the write lock at once
@@ -167,7 +178,12 @@ impl Tx {
 
     pub(crate) async fn commit(self) -> Result<(), BackendError> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(mut tx) => {
+                sqlx::query(SQLITE_CACHE_AFTER_COMMIT)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
