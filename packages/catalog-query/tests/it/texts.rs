@@ -333,18 +333,16 @@ fn pages_are_the_same_bytes_with_and_without_compression() {
     let refs: Vec<String> = (0..30)
         .map(|i| format!("user:default/user-{}", i * 13))
         .collect();
-    let plain_refs: Vec<Vec<u8>> = plain
-        .by_refs(&refs, None)
-        .iter()
-        .flatten()
-        .map(|e| written(e))
-        .collect();
-    let packed_refs: Vec<Vec<u8>> = packed
-        .by_refs(&refs, None)
-        .iter()
-        .flatten()
-        .map(|e| written(e))
-        .collect();
+    let by_refs = |index: &CatalogIndex| -> Vec<Vec<u8>> {
+        index
+            .by_refs(&refs, None)
+            .iter()
+            .flatten()
+            .map(|e| written(e))
+            .collect()
+    };
+    let plain_refs = by_refs(&plain);
+    let packed_refs = by_refs(&packed);
     assert_eq!(plain_refs.len(), 30);
     assert_eq!(plain_refs, packed_refs);
 }
