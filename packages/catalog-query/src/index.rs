@@ -112,7 +112,15 @@ pub struct PreparedEntity {
 impl PreparedEntity {
     /// Validates identity, computes the search rows and the compact JSON text.
     pub fn new(entity: Value) -> Result<Self, IndexError> {
-        let entity_ref = greenroom_catalog_model::entity_ref::entity_ref_of(&entity)
+        let json = Box::from(entity.to_string());
+        Self::with_text(&entity, json)
+    }
+
+    /// Like [`PreparedEntity::new`] for an entity parsed from `json`, which becomes the
+    /// served text as it is. A follower reading stored final entities has their text
+    /// already: writing the parsed value out again cost it as much as flattening did.
+    pub fn with_text(entity: &Value, json: Box<str>) -> Result<Self, IndexError> {
+        let entity_ref = greenroom_catalog_model::entity_ref::entity_ref_of(entity)
             .ok_or(IndexError::MissingRef)?
             .to_canonical();
         let uid = entity
@@ -121,8 +129,7 @@ impl PreparedEntity {
             .and_then(Value::as_str)
             .ok_or(IndexError::MissingUid)?;
         let uid: Arc<str> = Arc::from(uid);
-        let rows = search_rows(&entity)?;
-        let json: Box<str> = Box::from(entity.to_string());
+        let rows = search_rows(entity)?;
         Ok(Self {
             entity_ref: Arc::from(entity_ref),
             uid,

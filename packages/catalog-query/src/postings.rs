@@ -381,19 +381,13 @@ impl KeyIndex {
 
     fn add_value(&mut self, lower: &str, original: &str, id: u32) {
         let spelled = (original != lower).then_some(original);
-        let (payload, extra) = match self.values.get(lower) {
-            None => {
-                self.values.insert(
-                    lower,
-                    Slot {
-                        payload: id,
-                        extra: spelled,
-                    },
-                );
-                self.text.take();
-                return;
-            }
-            Some(slot) => (slot.payload, slot.extra.map(Box::<str>::from)),
+        let inserted = Slot {
+            payload: id,
+            extra: spelled,
+        };
+        let Some((payload, extra)) = self.values.get_or_insert(lower, inserted) else {
+            self.text.take();
+            return;
         };
         if payload & ENTRY_BIT != 0 {
             if let Some(entry) = self.entries.get_mut((payload & !ENTRY_BIT) as usize) {

@@ -128,8 +128,10 @@ fn encode(value: &str, slot: Slot<'_>) -> Vec<u8> {
 }
 
 impl Chunk {
-    fn first(&self) -> Option<Entry<'_>> {
-        decode(&self.bytes, 0)
+    /// The bytes of the chunk's first value, unchecked: enough to order chunks, which is
+    /// what every look-up does first, without validating UTF-8 at each probe.
+    fn first_raw(&self) -> Option<&[u8]> {
+        raw_str(&self.bytes, 0).map(|(raw, _)| raw)
     }
 
     fn entries(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
@@ -183,8 +185,9 @@ impl ValueMap {
     /// The chunk that holds `value` if anything does: the last one whose first value is not
     /// above it (or the first chunk).
     fn chunk_for(&self, value: &str) -> usize {
+        // Byte order is `str` order, so comparing raw bytes finds the same chunk.
         self.chunks
-            .partition_point(|c| c.first().is_some_and(|e| e.value <= value))
+            .partition_point(|c| c.first_raw().is_some_and(|first| first <= value.as_bytes()))
             .saturating_sub(1)
     }
 
@@ -223,6 +226,37 @@ impl ValueMap {
             self.split(i);
         }
         previous
+    }
+
+    /// Adds `value` with `slot` if it is absent and returns `None`; otherwise leaves the map
+    /// as it is and returns the value's payload and second string. One look-up where a
+    /// [`ValueMap::get`] followed by [`ValueMap::insert`] would take two.
+    pub(crate) fn get_or_insert(
+        &mut self,
+        value: &str,
+        slot: Slot<'_>,
+    ) -> Option<(u32, Option<Box<str>>)> {
+        if self.chunks.is_empty() {
+            self.chunks.reserve_exact(1);
+            self.chunks.push(Chunk::default());
+        }
+        let i = self.chunk_for(value);
+        let chunk = self.chunks.get_mut(i)?;
+        let at = match chunk.seek(value) {
+            Ok((entry, true)) => {
+                return Some((entry.slot.payload, entry.slot.extra.map(Box::from)));
+            }
+            Ok((entry, false)) => entry.at,
+            Err(end) => end,
+        };
+        let encoded = encode(value, slot);
+        chunk.bytes.reserve_exact(encoded.len());
+        chunk.bytes.splice(at..at, encoded);
+        self.len += 1;
+        if chunk.bytes.len() > CHUNK_BYTES {
+            self.split(i);
+        }
+        None
     }
 
     /// Splits chunk `i` at the entry boundary nearest its middle.
@@ -480,5 +514,42 @@ mod tests {
         assert!(map.chunks.is_empty());
         assert_eq!(map.iter().count(), 0);
         assert_eq!(map.iter_rev_from("a").count(), 0);
+    }
+
+    #[test]
+    fn get_or_insert_adds_only_absent_values_and_reports_present_ones() {
+        let mut map = ValueMap::default();
+        let mut expected = Expected::new();
+        let value = |i: u32| match i % 4 {
+            0 => format!("component-{}", i * 7919 % 1009),
+            1 => format!("åß-{}", i % 211),
+            2 => "y".repeat((i % 700) as usize),
+            _ => format!("{:08x}", i.wrapping_mul(2_654_435_761) % 5003),
+        };
+        let extra = |i: u32| i.is_multiple_of(5).then(|| format!("Spelled-{i}"));
+        let probes: Vec<String> = (0..80).map(value).collect();
+        for i in 0..4000u32 {
+            let v = value(i);
+            let entry = (i, extra(i));
+            let found = map.get_or_insert(&v, slot(&entry));
+            match expected.get(&v) {
+                Some((payload, spelled)) => {
+                    assert_eq!(
+                        found,
+                        Some((*payload, spelled.as_deref().map(Box::<str>::from))),
+                        "{v}"
+                    );
+                }
+                None => {
+                    assert_eq!(found, None, "{v}");
+                    expected.insert(v, entry);
+                }
+            }
+            if i % 800 == 0 {
+                agree(&map, &expected, &probes);
+            }
+        }
+        agree(&map, &expected, &probes);
+        assert_eq!(map.len(), expected.len());
     }
 }

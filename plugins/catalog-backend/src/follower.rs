@@ -34,8 +34,9 @@ pub async fn load_index(engine: &CatalogEngine) -> Result<(SharedIndex, i64), Ba
     for text in entities {
         let prepared = serde_json::from_str::<Value>(&text)
             .map_err(|e| e.to_string())
-            .and_then(|entity| PreparedEntity::new(entity).map_err(|e| e.to_string()));
-        drop(text);
+            .and_then(|entity| {
+                PreparedEntity::with_text(&entity, text.into_boxed_str()).map_err(|e| e.to_string())
+            });
         if let Err(e) = prepared.and_then(|p| index.insert_prepared(p).map_err(|e| e.to_string())) {
             engine
                 .logger
@@ -85,11 +86,12 @@ impl IndexSync {
             let prepared: Vec<(String, Option<Result<PreparedEntity, IndexError>>)> = changes
                 .into_iter()
                 .map(|c| {
-                    let entity = c
-                        .final_entity
-                        .as_deref()
-                        .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                        .map(PreparedEntity::new);
+                    // The stored text is served as it is; only its parse is needed,
+                    // for the search rows.
+                    let entity = c.final_entity.and_then(|text| {
+                        let parsed = serde_json::from_str::<Value>(&text).ok()?;
+                        Some(PreparedEntity::with_text(&parsed, text.into_boxed_str()))
+                    });
                     (c.entity_ref, entity)
                 })
                 .collect();
