@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
 use greenroom_backend_plugin_api::BackendError;
+use greenroom_backend_plugin_api::services::Logger;
 use greenroom_catalog_model::annotations::{
     ANNOTATION_MANAGED_BY_LOCATION, ANNOTATION_MANAGED_BY_ORIGIN_LOCATION,
 };
@@ -360,17 +361,34 @@ impl CatalogEngine {
         let mut relations = BTreeSet::new();
         let mut refresh_keys = Vec::new();
         let origin = context.origin_location.to_string();
-        for item in emitter.into_items() {
+        let (items, mut converted) = self
+            .convert_children(emitter.into_items(), &origin, &own_ref)
+            .await;
+        for item in items {
             match item {
-                ProcessorEmit::Entity {
+                // Converted already, in emission order (see `convert_children`).
+                None => match converted.next() {
+                    Some(Ok(Some(child))) => children.push(child),
+                    Some(Ok(None)) | None => {}
+                    Some(Err(e)) => errors.push(e),
+                },
+                Some(ProcessorEmit::Entity {
                     entity: child,
                     location,
-                } => match self.child_entity(child, &location.to_string(), &origin, &own_ref) {
-                    Ok(Some(child)) => children.push(child),
-                    Ok(None) => {}
-                    Err(e) => errors.push(e),
-                },
-                ProcessorEmit::Location(spec) => {
+                }) => {
+                    match child_entity(
+                        &self.logger,
+                        child,
+                        &location.to_string(),
+                        &origin,
+                        &own_ref,
+                    ) {
+                        Ok(Some(child)) => children.push(child),
+                        Ok(None) => {}
+                        Err(e) => errors.push(e),
+                    }
+                }
+                Some(ProcessorEmit::Location(spec)) => {
                     let mut generated = generated_location_entity(&spec);
                     let own_location = context.location.to_string();
                     if let Some(annotations) = generated
@@ -395,13 +413,13 @@ impl CatalogEngine {
                         });
                     }
                 }
-                ProcessorEmit::Relation(relation) => {
+                Some(ProcessorEmit::Relation(relation)) => {
                     relations.insert(relation.canonical_key());
                 }
-                ProcessorEmit::Error(error) => {
+                Some(ProcessorEmit::Error(error)) => {
                     errors.push(ProcessingErrorBody::new(&error.name, error.message))
                 }
-                ProcessorEmit::RefreshKey(key) => {
+                Some(ProcessorEmit::RefreshKey(key)) => {
                     if !refresh_keys.contains(&key) {
                         refresh_keys.push(key);
                     }
@@ -436,61 +454,6 @@ impl CatalogEngine {
             relations: relations.into_iter().collect(),
             refresh_keys,
         }
-    }
-
-    /// Checks and annotates one emitted entity (spec §2 A.2–A.4). `Ok(None)` for an
-    /// entity that is the parent itself (ignored, as Backstage does).
-    fn child_entity(
-        &self,
-        mut child: Value,
-        location: &str,
-        origin: &str,
-        parent_ref: &str,
-    ) -> Result<Option<Child>, ProcessingErrorBody> {
-        let problems = check_envelope(&child);
-        if !problems.is_empty() {
-            let causes: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-            return Err(input(format!(
-                "Entity at {location} failed envelope validation; caused by {}",
-                causes.join("; ")
-            )));
-        }
-        let Some(entity_ref) = entity_ref_of(&child).map(|r| r.to_canonical()) else {
-            return Err(input(format!("Entity at {location} has no kind or name")));
-        };
-        if entity_ref == parent_ref {
-            self.logger.warn(&format!(
-                "Entity {entity_ref} at {location} emitted itself; ignored"
-            ));
-            return Ok(None);
-        }
-        let Some(metadata) = child.get_mut("metadata").and_then(Value::as_object_mut) else {
-            return Err(input(format!(
-                "Entity {entity_ref} at {location} has no metadata object"
-            )));
-        };
-        let annotations = metadata
-            .entry("annotations")
-            .or_insert_with(|| Value::Object(Map::new()));
-        let Some(annotations) = annotations.as_object_mut() else {
-            return Err(input(format!(
-                "metadata.annotations must be a valid object, in entity {entity_ref} at {location}"
-            )));
-        };
-        annotations.insert(
-            ANNOTATION_MANAGED_BY_LOCATION.to_owned(),
-            Value::String(location.to_owned()),
-        );
-        annotations.insert(
-            ANNOTATION_MANAGED_BY_ORIGIN_LOCATION.to_owned(),
-            Value::String(origin.to_owned()),
-        );
-        Ok(Some(Child {
-            entity_ref,
-            hash: hash_json(&child),
-            entity: child,
-            location_key: location.to_owned(),
-        }))
     }
 
     /// `POST /validate-entity` (spec §7.11): runs the entity through the whole
@@ -610,5 +573,139 @@ impl CatalogEngine {
             },
             entities,
         })
+    }
+}
+
+/// Checks and annotates one emitted entity (spec §2 A.2–A.4). `Ok(None)` for an
+/// entity that is the parent itself (ignored, as Backstage does).
+fn child_entity(
+    logger: &Logger,
+    mut child: Value,
+    location: &str,
+    origin: &str,
+    parent_ref: &str,
+) -> Result<Option<Child>, ProcessingErrorBody> {
+    let problems = check_envelope(&child);
+    if !problems.is_empty() {
+        let causes: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        return Err(input(format!(
+            "Entity at {location} failed envelope validation; caused by {}",
+            causes.join("; ")
+        )));
+    }
+    let Some(entity_ref) = entity_ref_of(&child).map(|r| r.to_canonical()) else {
+        return Err(input(format!("Entity at {location} has no kind or name")));
+    };
+    if entity_ref == parent_ref {
+        logger.warn(&format!(
+            "Entity {entity_ref} at {location} emitted itself; ignored"
+        ));
+        return Ok(None);
+    }
+    let Some(metadata) = child.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return Err(input(format!(
+            "Entity {entity_ref} at {location} has no metadata object"
+        )));
+    };
+    let annotations = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(annotations) = annotations.as_object_mut() else {
+        return Err(input(format!(
+            "metadata.annotations must be a valid object, in entity {entity_ref} at {location}"
+        )));
+    };
+    annotations.insert(
+        ANNOTATION_MANAGED_BY_LOCATION.to_owned(),
+        Value::String(location.to_owned()),
+    );
+    annotations.insert(
+        ANNOTATION_MANAGED_BY_ORIGIN_LOCATION.to_owned(),
+        Value::String(origin.to_owned()),
+    );
+    Ok(Some(Child {
+        entity_ref,
+        hash: hash_json(&child),
+        entity: child,
+        location_key: location.to_owned(),
+    }))
+}
+
+/// Emitted entities past which their checks, annotations and hashes run on blocking
+/// threads: a Location of a bulk load emits the whole catalog (100k entities took
+/// seconds of one async worker, during which that worker served nothing else).
+const PARALLEL_CHILDREN: usize = 512;
+
+/// What is left of the emitted items after [`CatalogEngine::convert_children`]:
+/// `None` where an entity was, whose conversion comes from the iterator, in order.
+type ConvertedChildren = (
+    Vec<Option<ProcessorEmit>>,
+    std::vec::IntoIter<Result<Option<Child>, ProcessingErrorBody>>,
+);
+
+impl CatalogEngine {
+    /// Converts the emitted entities with [`child_entity`] on blocking threads, in as
+    /// many parts as there are cores, when there are more than [`PARALLEL_CHILDREN`];
+    /// otherwise leaves every item for the caller to convert in place. Either way the
+    /// caller sees the items in emission order, so errors keep their order.
+    async fn convert_children(
+        &self,
+        items: Vec<ProcessorEmit>,
+        origin: &str,
+        own_ref: &str,
+    ) -> ConvertedChildren {
+        let count = items
+            .iter()
+            .filter(|i| matches!(i, ProcessorEmit::Entity { .. }))
+            .count();
+        if count <= PARALLEL_CHILDREN {
+            return (
+                items.into_iter().map(Some).collect(),
+                Vec::new().into_iter(),
+            );
+        }
+        let mut rest = Vec::with_capacity(items.len());
+        let mut work = Vec::with_capacity(count);
+        for item in items {
+            match item {
+                ProcessorEmit::Entity { entity, location } => {
+                    work.push((entity, location.to_string()));
+                    rest.push(None);
+                }
+                other => rest.push(Some(other)),
+            }
+        }
+        let parts = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, 8);
+        let per_part = work.len().div_ceil(parts).max(1);
+        let mut tasks = Vec::with_capacity(parts);
+        let mut work = work.into_iter();
+        loop {
+            let part: Vec<(Value, String)> = work.by_ref().take(per_part).collect();
+            if part.is_empty() {
+                break;
+            }
+            let logger = self.logger.clone();
+            let origin = origin.to_owned();
+            let own_ref = own_ref.to_owned();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                part.into_iter()
+                    .map(|(entity, location)| {
+                        child_entity(&logger, entity, &location, &origin, &own_ref)
+                    })
+                    .collect::<Vec<_>>()
+            }));
+        }
+        let mut converted = Vec::with_capacity(count);
+        for task in tasks {
+            match task.await {
+                Ok(part) => converted.extend(part),
+                Err(e) => {
+                    converted.push(Err(input(format!("Checking emitted entities failed: {e}"))))
+                }
+            }
+        }
+        (rest, converted.into_iter())
     }
 }

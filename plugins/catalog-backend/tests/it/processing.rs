@@ -554,3 +554,73 @@ async fn a_bulk_load_stitches_every_relation_and_keeps_the_source_index() {
         f.cleanup().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_location_reports_its_broken_entities_in_file_order() {
+    // Enough entities that the root's children are checked on several threads.
+    const COMPONENTS: usize = 1_200;
+    for kind in kinds() {
+        let mut docs: Vec<String> = (0..COMPONENTS)
+            .map(|i| component(&format!("service-{i}"), "team-a"))
+            .collect();
+        // Two broken documents, one early and one late, each with its own problem.
+        docs[150] = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  title: nameless\nspec:\n  owner: team-a\n".to_owned();
+        docs[1_100] = "apiVersion: backstage.io/v1alpha1\nmetadata:\n  name: kindless\n".to_owned();
+        let all = location("root", &["./first.yaml", "./second.yaml"]);
+        let first = docs[..600].join("---\n");
+        let second = docs[600..].join("---\n");
+        let f = Fixture::new(
+            kind,
+            &[
+                ("all.yaml", all.as_str()),
+                ("first.yaml", first.as_str()),
+                ("second.yaml", second.as_str()),
+            ],
+            json!({"locations": [{"type": "file", "target": "{dir}/all.yaml"}]}),
+            json!({}),
+        )
+        .await;
+        let db = f.name();
+        f.run().await;
+
+        let errors = f.errors("location:default/root").await;
+        assert_eq!(errors.len(), 2, "[{db}] {errors:?}");
+        let messages: Vec<&str> = errors
+            .iter()
+            .map(|e| e["message"].as_str().unwrap_or(""))
+            .collect();
+        assert!(
+            messages[0].contains(&f.file_ref("first.yaml")) && messages[0].contains("name"),
+            "[{db}] {messages:?}"
+        );
+        assert!(
+            messages[1].contains(&f.file_ref("second.yaml")) && messages[1].contains("kind"),
+            "[{db}] {messages:?}"
+        );
+        // A failed run writes none of its children.
+        assert!(
+            f.processed("component:default/service-0").await.is_none(),
+            "[{db}] nothing written"
+        );
+
+        // Fixed, every child arrives, in the order the files list them.
+        f.write("first.yaml", &docs[..150].join("---\n"));
+        f.write("second.yaml", &docs[600..1_100].join("---\n"));
+        // (A run that failed registered no refresh keys: every row is made due.)
+        f.rerun().await;
+        assert!(
+            f.errors("location:default/root").await.is_empty(),
+            "[{db}] recovered"
+        );
+        let refs = f.refs().await;
+        assert!(
+            refs.contains(&"component:default/service-149".to_owned())
+                && refs.contains(&"component:default/service-1099".to_owned())
+                && !refs.contains(&"component:default/service-150".to_owned()),
+            "[{db}] {} refs",
+            refs.len()
+        );
+        assert_eq!(refs.len(), 150 + 500 + 2, "[{db}] rows");
+        f.cleanup().await;
+    }
+}
