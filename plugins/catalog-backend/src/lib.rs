@@ -15,6 +15,7 @@ pub mod api;
 pub(crate) mod db;
 pub mod engine;
 pub mod follower;
+mod parallel;
 pub mod processing;
 pub mod stitching;
 

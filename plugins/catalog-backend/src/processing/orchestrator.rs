@@ -29,6 +29,7 @@ use serde_json::{Map, Value, json};
 use super::sql::{Arg, fetch_pool};
 use crate::db::hash_json;
 use crate::engine::CatalogEngine;
+use crate::parallel::map_on_cores;
 
 /// A processing error as stored in `refresh_state.errors`, returned by
 /// validate-entity and shown in status items, serialized as Backstage
@@ -395,14 +396,7 @@ impl CatalogEngine {
                         .pointer_mut("/metadata/annotations")
                         .and_then(Value::as_object_mut)
                     {
-                        annotations.insert(
-                            ANNOTATION_MANAGED_BY_LOCATION.to_owned(),
-                            Value::String(own_location.clone()),
-                        );
-                        annotations.insert(
-                            ANNOTATION_MANAGED_BY_ORIGIN_LOCATION.to_owned(),
-                            Value::String(origin.clone()),
-                        );
+                        mark_managed(annotations, &own_location, &origin);
                     }
                     if let Some(entity_ref) = entity_ref_of(&generated).map(|r| r.to_canonical()) {
                         children.push(Child {
@@ -615,6 +609,17 @@ fn child_entity(
             "metadata.annotations must be a valid object, in entity {entity_ref} at {location}"
         )));
     };
+    mark_managed(annotations, location, origin);
+    Ok(Some(Child {
+        entity_ref,
+        hash: hash_json(&child),
+        entity: child,
+        location_key: location.to_owned(),
+    }))
+}
+
+/// Sets the two annotations that say which location manages an emitted entity.
+fn mark_managed(annotations: &mut Map<String, Value>, location: &str, origin: &str) {
     annotations.insert(
         ANNOTATION_MANAGED_BY_LOCATION.to_owned(),
         Value::String(location.to_owned()),
@@ -623,12 +628,6 @@ fn child_entity(
         ANNOTATION_MANAGED_BY_ORIGIN_LOCATION.to_owned(),
         Value::String(origin.to_owned()),
     );
-    Ok(Some(Child {
-        entity_ref,
-        hash: hash_json(&child),
-        entity: child,
-        location_key: location.to_owned(),
-    }))
 }
 
 /// Emitted entities past which their checks, annotations and hashes run on blocking
@@ -675,37 +674,14 @@ impl CatalogEngine {
                 other => rest.push(Some(other)),
             }
         }
-        let parts = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .clamp(1, 8);
-        let per_part = work.len().div_ceil(parts).max(1);
-        let mut tasks = Vec::with_capacity(parts);
-        let mut work = work.into_iter();
-        loop {
-            let part: Vec<(Value, String)> = work.by_ref().take(per_part).collect();
-            if part.is_empty() {
-                break;
-            }
-            let logger = self.logger.clone();
-            let origin = origin.to_owned();
-            let own_ref = own_ref.to_owned();
-            tasks.push(tokio::task::spawn_blocking(move || {
-                part.into_iter()
-                    .map(|(entity, location)| {
-                        child_entity(&logger, entity, &location, &origin, &own_ref)
-                    })
-                    .collect::<Vec<_>>()
-            }));
-        }
-        let mut converted = Vec::with_capacity(count);
-        for task in tasks {
-            match task.await {
-                Ok(part) => converted.extend(part),
-                Err(e) => {
-                    converted.push(Err(input(format!("Checking emitted entities failed: {e}"))))
-                }
-            }
-        }
+        let logger = self.logger.clone();
+        let (origin, own_ref) = (origin.to_owned(), own_ref.to_owned());
+        let converted = map_on_cores(work, move |(entity, location): (Value, String)| {
+            child_entity(&logger, entity, &location, &origin, &own_ref)
+        })
+        .await
+        // A part that panicked fails the whole run rather than losing children.
+        .unwrap_or_else(|e| vec![Err(input(format!("Checking emitted entities failed: {e}")))]);
         (rest, converted.into_iter())
     }
 }

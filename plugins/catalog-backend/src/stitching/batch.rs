@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::StitchStats;
 use super::assemble::{StitchInput, assemble};
-use super::sql::{IN_CHUNK, placeholders, value_tuples};
+use super::sql::{IN_CHUNK, placeholders, tx_pairs, value_tuples};
 use crate::db::{
     ChangeLogEntry, ChangeOp, Tx, append_change_log, limit_wal, now_ms, on_pool, on_tx,
 };
 use crate::engine::CatalogEngine;
+use crate::parallel::map_on_cores;
 
 /// Queue rows claimed per batch.
 const BATCH_SIZE: i64 = 2000;
@@ -345,33 +346,25 @@ impl CatalogEngine {
         tx: &mut Tx,
         claim: &Claim,
     ) -> Result<ClaimState, BackendError> {
-        let mut live: HashMap<String, String> = HashMap::new();
-        for chunk in claim.refs.chunks(IN_CHUNK) {
-            let sql = format!(
-                "SELECT entity_ref, entity_id FROM refresh_state WHERE entity_ref IN ({}){}",
-                placeholders(1, chunk.len()),
-                " FOR KEY SHARE"
-            );
-            let rows: Vec<(String, String)> = on_tx!(tx, |conn| {
-                let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql)));
-                for r in chunk {
-                    q = q.bind(r);
-                }
-                q.fetch_all(conn).await
-            })?;
-            live.extend(rows);
-        }
+        let live: HashMap<String, String> = tx_pairs(
+            tx,
+            "SELECT entity_ref, entity_id FROM refresh_state WHERE entity_ref IN ({list}) FOR KEY SHARE",
+            &claim.refs,
+        )
+        .await?
+        .into_iter()
+        .collect();
 
         // Rows another worker took over (after our lease ran out) are its job now.
         // (Looked up by key: the ticket column has no index.)
         let mut owned: HashSet<String> = HashSet::with_capacity(claim.refs.len());
         for chunk in claim.refs.chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT entity_ref FROM stitch_queue WHERE entity_ref IN ({}) AND stitch_ticket = $1{}",
-                placeholders(2, chunk.len()),
                 // Rows are locked in ref order (the claim is sorted), the order
                 // `enqueue_stitch` locks them in, so that the two cannot deadlock.
-                " ORDER BY entity_ref FOR UPDATE"
+                "SELECT entity_ref FROM stitch_queue WHERE entity_ref IN ({}) AND stitch_ticket = $1 \
+                 ORDER BY entity_ref FOR UPDATE",
+                placeholders(2, chunk.len())
             );
             let rows: Vec<(String,)> = on_tx!(tx, |conn| {
                 let mut q =
@@ -487,10 +480,10 @@ impl CatalogEngine {
 
         // Assembly (parse, add relations, hash, serialise) is CPU work of a
         // millisecond or so per hundred entities; it runs off the async threads,
-        // split in as many parts as there are cores, so that the plan of the next
+        // on every core (`map_on_cores`), so that the plan of the next
         // batch does not become the stitcher's critical path while the current
         // one is written.
-        let mut work: Vec<AssemblyInput> = refs
+        let work: Vec<AssemblyInput> = refs
             .iter()
             .map(|entity_ref| {
                 let state = states.remove(entity_ref);
@@ -499,37 +492,20 @@ impl CatalogEngine {
                 (entity_ref.clone(), state, rels, has_parent)
             })
             .collect();
-        let parts = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .clamp(1, 8);
-        let per_part = work.len().div_ceil(parts).max(1);
-        let mut tasks = Vec::with_capacity(parts);
-        while !work.is_empty() {
-            let rest = work.split_off(work.len().min(per_part));
-            let part = std::mem::replace(&mut work, rest);
-            tasks.push(tokio::task::spawn_blocking(move || {
-                part.into_iter()
-                    .map(|(entity_ref, state, rels, has_parent)| {
-                        let plan = plan_one(state, rels, has_parent);
-                        (entity_ref, plan)
-                    })
-                    .collect::<Vec<_>>()
-            }));
-        }
+        let planned = map_on_cores(work, |(entity_ref, state, rels, has_parent)| {
+            (entity_ref, plan_one(state, rels, has_parent))
+        })
+        .await
+        .map_err(|e| BackendError::internal(format!("stitch assembly failed: {e}")))?;
         let mut plans = HashMap::with_capacity(refs.len());
-        for task in tasks {
-            let part = task
-                .await
-                .map_err(|e| BackendError::internal(format!("stitch assembly failed: {e}")))?;
-            for (entity_ref, plan) in part {
-                let plan = plan.unwrap_or_else(|| {
-                    self.logger.warn(&format!(
-                        "Cannot stitch {entity_ref}: its processed entity is not a JSON object"
-                    ));
-                    Planned::Unprocessed
-                });
-                plans.insert(entity_ref, plan);
-            }
+        for (entity_ref, plan) in planned {
+            let plan = plan.unwrap_or_else(|| {
+                self.logger.warn(&format!(
+                    "Cannot stitch {entity_ref}: its processed entity is not a JSON object"
+                ));
+                Planned::Unprocessed
+            });
+            plans.insert(entity_ref, plan);
         }
         Ok(plans)
     }
