@@ -36,7 +36,7 @@ pub(crate) struct Options {
 /// Writes the generated catalog as files of 500 documents and a root Location
 /// listing them; returns the root file and how many entities beyond the
 /// generated ones and the root's two Locations the catalog holds.
-fn write_catalog(
+pub(crate) fn write_catalog(
     dir: &Path,
     entities: usize,
     latency: bool,

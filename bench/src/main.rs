@@ -86,6 +86,10 @@ enum Bench {
         /// Measured rounds; the median is reported.
         #[arg(long, default_value_t = 11)]
         rounds: usize,
+        /// Generated entities in the data directory before the timed starts
+        /// (0: an empty catalog).
+        #[arg(long, default_value_t = 0)]
+        entities: usize,
     },
     /// Server time of the catalog's web pages (`/catalog`, filtered, an entity page).
     Web {
@@ -187,7 +191,11 @@ fn main() -> anyhow::Result<()> {
                 duration: Duration::from_secs(seconds),
                 refresh_every: Duration::from_secs(refresh_every.max(1)),
             })),
-        Bench::ServeStartup { binary, rounds } => serve_startup::run(&binary, rounds),
+        Bench::ServeStartup {
+            binary,
+            rounds,
+            entities,
+        } => serve_startup::run(&binary, rounds, entities),
         Bench::Web {
             entities,
             store,

@@ -43,17 +43,44 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn ready(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let request = "GET /.backstage/health/v1/readiness HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
+/// One plain HTTP/1.1 GET on loopback: the status line's code and the body,
+/// or `None` while nothing listens on the port.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.1 200")
+    stream.read_to_string(&mut response).ok()?;
+    let code = response.get(9..12)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Some((code, body))
+}
+
+fn ready(port: u16) -> bool {
+    matches!(get(port, READINESS), Some((200, _)))
+}
+
+const READINESS: &str = "/.backstage/health/v1/readiness";
+/// The catalog request timed after each start: one page with its total, which
+/// the catalog can only answer once it knows every entity.
+const FIRST_PAGE: &str = "/api/catalog/entities/by-query?limit=1";
+
+/// `totalItems` of a catalog answer when it is a 200 (chunked bodies are
+/// searched as they are: the number is on one line).
+fn total_items(port: u16) -> Option<u64> {
+    let (code, body) = get(port, FIRST_PAGE)?;
+    if code != 200 {
+        return None;
+    }
+    let at = body.find("\"totalItems\":")? + "\"totalItems\":".len();
+    let digits: String = body[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
 }
 
 fn spawn(binary: &Path, dir: &Path) -> anyhow::Result<Server> {
@@ -79,7 +106,7 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .context("no VmRSS in /proc status")
 }
 
-pub(crate) fn run(binary: &Path, rounds: usize) -> anyhow::Result<()> {
+pub(crate) fn run(binary: &Path, rounds: usize, entities: usize) -> anyhow::Result<()> {
     let binary = std::fs::canonicalize(binary).with_context(|| {
         format!(
             "{}: build it with cargo build --release -p greenroom",
@@ -89,10 +116,24 @@ pub(crate) fn run(binary: &Path, rounds: usize) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("greenroom-bench-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let port = free_port()?;
+    // With entities: the bench's generated catalog, listed by one root Location.
+    let (catalog, expected) = if entities > 0 {
+        std::fs::create_dir_all(dir.join("catalog"))?;
+        let (root, extra) = crate::catalog::write_catalog(&dir.join("catalog"), entities, false)?;
+        let catalog = format!(
+            "catalog:\n  rules:\n    - allow: [Component, System, API, Resource, Location, Domain, Group, User, Template]\n  locations:\n    - type: file\n      target: {}\n",
+            root.display()
+        );
+        // Every generated entity, the root Location and the configured location's
+        // generated one.
+        (catalog, (entities + 2 + extra) as u64)
+    } else {
+        (String::new(), 0)
+    };
     std::fs::write(
         dir.join("app-config.yaml"),
         format!(
-            "backend:\n  baseUrl: http://127.0.0.1:{port}\n  listen: \"127.0.0.1:{port}\"\n  database:\n    client: better-sqlite3\n    connection:\n      directory: ./data\n  cache:\n    store: memory\n"
+            "backend:\n  baseUrl: http://127.0.0.1:{port}\n  listen: \"127.0.0.1:{port}\"\n  database:\n    client: better-sqlite3\n    connection:\n      directory: ./data\n  cache:\n    store: memory\n{catalog}"
         ),
     )?;
 
@@ -105,6 +146,19 @@ pub(crate) fn run(binary: &Path, rounds: usize) -> anyhow::Result<()> {
             "the first start never became ready"
         );
         std::thread::sleep(Duration::from_millis(5));
+    }
+    if entities > 0 {
+        // The first start ingests the catalog; the timed starts find it stored.
+        let deadline = Instant::now() + Duration::from_secs(900);
+        while total_items(port).unwrap_or(0) < expected {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the catalog was not ingested within 15 minutes"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Relation peers may still be waiting in the stitch queue.
+        std::thread::sleep(Duration::from_secs(10));
     }
     std::thread::sleep(Duration::from_secs(1));
     let idle_rss = rss_kib(first.0.id())?;
@@ -122,10 +176,12 @@ pub(crate) fn run(binary: &Path, rounds: usize) -> anyhow::Result<()> {
     }
 
     let mut samples = Vec::with_capacity(rounds);
+    let mut first_pages = Vec::with_capacity(rounds);
+    let mut restarted_rss = None;
     for _ in 0..rounds {
         let start = Instant::now();
         let server = spawn(&binary, &dir)?;
-        let deadline = start + Duration::from_secs(30);
+        let deadline = start + Duration::from_secs(120);
         loop {
             if ready(port) {
                 break;
@@ -134,14 +190,38 @@ pub(crate) fn run(binary: &Path, rounds: usize) -> anyhow::Result<()> {
             std::thread::sleep(Duration::from_millis(1));
         }
         samples.push(start.elapsed());
+        if entities > 0 {
+            // The first catalog answer that counts every stored entity.
+            loop {
+                if total_items(port).is_some_and(|total| total >= expected) {
+                    break;
+                }
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "the catalog never answered with every entity"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            first_pages.push(start.elapsed());
+            if first_pages.len() == rounds {
+                // The last start settles before its memory is read: the configured
+                // root Location is processed again after the start.
+                std::thread::sleep(Duration::from_secs(15));
+                restarted_rss = Some(rss_kib(server.0.id())?);
+            }
+        }
         server.stop()?;
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("GREENROOM_BENCH_KEEP").is_some() {
+        say(&format!("  data directory kept: {}", dir.display()));
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     let ready_median = median(samples);
     let base_median = median(baseline);
     say(&format!(
-        "serve-startup: {rounds} rounds on an existing SQLite data directory (median)"
+        "serve-startup: {rounds} rounds on an existing SQLite data directory with {entities} generated entities (median)"
     ));
     say(&format!(
         "  baseline  greenroom --version       median {:>8.1} ms",
@@ -155,6 +235,19 @@ pub(crate) fn run(binary: &Path, rounds: usize) -> anyhow::Result<()> {
         "  ratio     ready / process start     {:.1}x",
         ready_median.as_secs_f64() / base_median.as_secs_f64()
     ));
+    if !first_pages.is_empty() {
+        let page_median = median(first_pages);
+        say(&format!(
+            "  measured  serve to first full page  median {:>8.1} ms   ({expected} entities)",
+            page_median.as_secs_f64() * 1e3
+        ));
+    }
+    if let Some(rss) = restarted_rss {
+        say(&format!(
+            "  RSS 15 s after the last start     {:.1} MiB",
+            rss as f64 / 1024.0
+        ));
+    }
     say(&format!(
         "  idle RSS after start              {:.1} MiB",
         idle_rss as f64 / 1024.0
