@@ -428,11 +428,26 @@ impl CatalogEngine {
         .collect();
         peers.sort();
         peers.dedup();
-        exec_in(
+        let removed_ids: Vec<String> = fetch_in(
             tx,
-            "DELETE FROM refresh_state WHERE entity_ref IN ({})",
+            "DELETE FROM refresh_state WHERE entity_ref IN ({}) RETURNING entity_id",
             &[],
             &removed,
+            1,
+        )
+        .await?
+        .iter()
+        .map(|r| col(r, 0))
+        .collect();
+        // After the rows themselves: on PostgreSQL a processing write that holds one
+        // of them has committed by now, and what it wrote is seen and removed here.
+        // (SQLite's foreign key has removed them already; PostgreSQL has none, see
+        // migration 5.)
+        exec_in(
+            tx,
+            "DELETE FROM relations WHERE originating_entity_id IN ({})",
+            &[],
+            &removed_ids,
         )
         .await?;
         exec_in(

@@ -456,7 +456,12 @@ impl CatalogEngine {
         let ids: Vec<String> = seen.iter().map(|d| d.claimed.entity_id.clone()).collect();
         let parent_refs: Vec<String> = seen.iter().map(|d| d.claimed.entity_ref.clone()).collect();
 
-        // Processed entities.
+        // Processed entities. The update reports the rows it found: an entity
+        // deleted since it was claimed gets no relations (PostgreSQL has no
+        // foreign key on them; see migration 5). On PostgreSQL the update also
+        // locks each row it found until commit, so a deletion waits for this write
+        // and then removes the relations written here as well.
+        let mut live: HashSet<String> = HashSet::with_capacity(succeeded.len());
         for chunk in succeeded.chunks(100) {
             let mut args = Vec::with_capacity(chunk.len() * 3);
             for d in chunk {
@@ -470,10 +475,10 @@ impl CatalogEngine {
             }
             let sql = format!(
                 "UPDATE refresh_state SET processed_entity = v.column2, result_hash = v.column3, errors = '[]' \
-                 FROM (VALUES {}) AS v WHERE refresh_state.entity_id = v.column1",
+                 FROM (VALUES {}) AS v WHERE refresh_state.entity_id = v.column1 RETURNING entity_id",
                 tuples(1, chunk.len(), 3)
             );
-            exec(tx, sql, args).await?;
+            live.extend(fetch(tx, sql, args, 1).await?.iter().map(|row| col(row, 0)));
         }
 
         // Relations: replace those originating from each entity; stitch the sources
@@ -503,7 +508,10 @@ impl CatalogEngine {
         )
         .await?;
         let mut relation_rows = Vec::new();
-        for d in succeeded {
+        for d in succeeded
+            .iter()
+            .filter(|d| live.contains(&d.claimed.entity_id))
+        {
             let new: HashSet<(String, String, String)> =
                 d.outcome.relations.iter().cloned().collect();
             let empty = HashSet::new();

@@ -87,6 +87,16 @@ async fn remove_entities(tx: &mut Tx, victims: &[(String, String)]) -> Result<()
         &ids,
     )
     .await?;
+    // After the rows themselves: on PostgreSQL a processing write that holds one
+    // of them has committed by now, and what it wrote is seen and removed here.
+    // (SQLite's foreign key has removed them already; PostgreSQL has none, see
+    // migration 5.)
+    tx_exec(
+        tx,
+        "DELETE FROM relations WHERE originating_entity_id IN ({list})",
+        &ids,
+    )
+    .await?;
 
     let restitch: Vec<String> = restitch.into_iter().collect();
     enqueue_stitch(tx, &restitch, now_ms()).await?;

@@ -458,6 +458,18 @@ async fn delete_by_uid() {
             edges.is_empty(),
             "{db}: edges of the deleted entity go: {edges:?}"
         );
+        // PostgreSQL has no foreign key to cascade this (migration 5): the
+        // deletion itself removes what the entity's processing wrote.
+        let written = strings(
+            f.db(),
+            "SELECT type FROM relations WHERE originating_entity_id = $1",
+            &[s("c")],
+        )
+        .await;
+        assert!(
+            written.is_empty(),
+            "{db}: relations of the deleted entity go: {written:?}"
+        );
         let stats = f.stitch().await;
         assert!(stats.claimed >= 2, "{db}: peers queued ({stats:?})");
         assert_eq!(
