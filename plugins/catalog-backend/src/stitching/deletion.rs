@@ -1,7 +1,8 @@
 //! The deletions stitching owns: `DELETE /entities/by-uid/{uid}` (spec §8.11)
 //! and the orphan cleanup of `catalog.orphanStrategy: delete` (spec §8.10).
-//! Both remove `refresh_state` rows (the cascade takes final entities,
-//! relations and refresh keys along), drop the processing edges from and to
+//! Both remove `refresh_state` rows (the cascade takes final entities and
+//! refresh keys along, and relations on SQLite; on PostgreSQL relations have no
+//! foreign key and are deleted here), drop the processing edges from and to
 //! them, queue their relation peers and orphaned children for stitching, and
 //! log a `delete` for every final entity that disappeared, in one transaction.
 
