@@ -359,21 +359,16 @@ impl CatalogEngine {
         // (Looked up by key: the ticket column has no index.)
         let mut owned: HashSet<String> = HashSet::with_capacity(claim.refs.len());
         for chunk in claim.refs.chunks(IN_CHUNK) {
-            let sql = format!(
+            let rows: Vec<(String,)> = ticket_rows(
+                tx,
                 // Rows are locked in ref order (the claim is sorted), the order
                 // `enqueue_stitch` locks them in, so that the two cannot deadlock.
                 "SELECT entity_ref FROM stitch_queue WHERE entity_ref IN ({}) AND stitch_ticket = $1 \
                  ORDER BY entity_ref FOR UPDATE",
-                placeholders(2, chunk.len())
-            );
-            let rows: Vec<(String,)> = on_tx!(tx, |conn| {
-                let mut q =
-                    sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql))).bind(&claim.ticket);
-                for r in chunk {
-                    q = q.bind(r);
-                }
-                q.fetch_all(conn).await
-            })?;
+                &claim.ticket,
+                chunk,
+            )
+            .await?;
             owned.extend(rows.into_iter().map(|(r,)| r));
         }
 
@@ -523,6 +518,31 @@ type ClaimState = (
     HashMap<String, (String, String)>,
 );
 
+/// Reads the rows of `sql`, whose `$1` is a claim's ticket and whose `{}` becomes
+/// the placeholders of `refs`, from `$2` on. (The shared helpers in `sql.rs` bind a
+/// bare list only.)
+async fn ticket_rows<R>(
+    tx: &mut Tx,
+    sql: &str,
+    ticket: &str,
+    refs: &[String],
+) -> Result<Vec<R>, BackendError>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    let sql = sql.replacen("{}", &placeholders(2, refs.len()), 1);
+    Ok(on_tx!(tx, |conn| {
+        let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql))).bind(ticket);
+        for r in refs {
+            q = q.bind(r);
+        }
+        q.fetch_all(conn).await
+    })?)
+}
+
 /// The same as `claim_state_locked`, on SQLite: its one writer holds the database
 /// from `BEGIN IMMEDIATE` on, so nothing needs locking, and one query per chunk
 /// answers all three questions. (Three queries per chunk were a third of each
@@ -532,22 +552,17 @@ async fn claim_state_sqlite(tx: &mut Tx, claim: &Claim) -> Result<ClaimState, Ba
     let mut owned = HashSet::with_capacity(claim.refs.len());
     let mut finals = HashMap::with_capacity(claim.refs.len());
     for chunk in claim.refs.chunks(IN_CHUNK) {
-        let sql = format!(
+        type Row = (String, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = ticket_rows(
+            tx,
             "SELECT q.entity_ref, s.entity_id, f.entity_id, f.hash FROM stitch_queue q \
              LEFT JOIN refresh_state s ON s.entity_ref = q.entity_ref \
              LEFT JOIN final_entities f ON f.entity_ref = q.entity_ref \
              WHERE q.stitch_ticket = $1 AND q.entity_ref IN ({})",
-            placeholders(2, chunk.len())
-        );
-        type Row = (String, Option<String>, Option<String>, Option<String>);
-        let rows: Vec<Row> = on_tx!(tx, |conn| {
-            let mut q =
-                sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql))).bind(&claim.ticket);
-            for r in chunk {
-                q = q.bind(r);
-            }
-            q.fetch_all(conn).await
-        })?;
+            &claim.ticket,
+            chunk,
+        )
+        .await?;
         for (entity_ref, live_id, final_id, final_hash) in rows {
             if let Some(id) = live_id {
                 live.insert(entity_ref.clone(), id);
