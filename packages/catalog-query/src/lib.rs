@@ -31,5 +31,8 @@ pub use crate::filter::{EntityFilter, parse_filter_params, parse_predicate};
 pub use crate::index::{CatalogIndex, IndexedEntity, PreparedEntity, TextStats};
 pub use crate::list::{ListPage, ListRequest};
 pub use crate::order::{OrderDirective, OrderField, WalkStrategy, parse_order, parse_order_field};
-pub use crate::query::{FullTextFilter, QueryPage, QueryRequest};
+pub use crate::query::{
+    DEFAULT_LIMIT as DEFAULT_QUERY_LIMIT, FullTextFilter, QueryPage, QueryRequest,
+    uid_order_next_cursor,
+};
 pub use crate::search::{SearchRow, search_rows};

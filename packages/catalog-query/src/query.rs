@@ -15,7 +15,7 @@ use crate::order::{KEYED, OrderField, Sink, SortValue};
 use crate::postings::Holders;
 
 /// Default page size of by-query in current Backstage versions.
-const DEFAULT_LIMIT: u64 = 200;
+pub const DEFAULT_LIMIT: u64 = 200;
 
 /// The full-text filter: a term matched as a substring of the values of some fields.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -104,6 +104,26 @@ fn encode_cursor(state: &CursorState) -> String {
     // Serialising plain data to a string cannot fail; an empty cursor would be rejected later.
     let json = serde_json::to_string(state).unwrap_or_default();
     encode_base64(json.as_bytes())
+}
+
+/// The `nextCursor` that [`CatalogIndex::query`] gives a first page in the default order
+/// (by uid, ascending, no full text): for callers that read such a page from elsewhere (the
+/// database, while the index is still loading) and must hand out cursors the index accepts.
+pub fn uid_order_next_cursor(
+    filter: Option<&EntityFilter>,
+    first_uid: &str,
+    last_uid: &str,
+    total: u64,
+) -> String {
+    encode_cursor(&CursorState {
+        filter: filter.cloned(),
+        order: None,
+        full_text: None,
+        boundary: (None, last_uid.to_owned()),
+        is_previous: false,
+        first: (None, first_uid.to_owned()),
+        total,
+    })
 }
 
 /// Compares positions in the query's base order (`desc` reverses value and uid alike).

@@ -2,7 +2,9 @@
 //! validation, error bodies and response shapes.
 //!
 //! Reads are answered from the in-memory [`CatalogIndex`] (the read lock is held
-//! only while a page is copied out); writes go to [`CatalogEngine`] methods.
+//! only while a page is copied out); while it is still loading, [`warm`] answers
+//! what the database can serve cheaply and other reads wait. Writes go to
+//! [`CatalogEngine`] methods.
 //! Entity bodies are written from the index's pre-serialised JSON whenever no
 //! projection is requested, so a page is assembled by concatenating texts.
 
@@ -12,6 +14,7 @@ mod entities;
 mod locations;
 mod misc;
 mod params;
+mod warm;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
@@ -46,6 +49,19 @@ impl ApiState {
             sync.catch_up(&self.engine).await?;
         }
         Ok(())
+    }
+
+    /// Whether the index is still loading, so reads must come from the database
+    /// or wait.
+    pub(crate) fn warming(&self) -> bool {
+        self.sync.as_ref().is_some_and(|s| !s.is_ready())
+    }
+
+    /// Returns once the index holds the whole catalog.
+    pub(crate) async fn wait_ready(&self) {
+        if let Some(sync) = &self.sync {
+            sync.wait_ready().await;
+        }
     }
 
     /// A shared read lock on the index.

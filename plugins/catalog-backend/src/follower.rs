@@ -1,9 +1,11 @@
 //! Keeps this instance's in-memory index in step with the stitched entities.
 //!
-//! At start the index is loaded from a snapshot of `final_entities` (taken after
-//! reading the change log's newest sequence number, so nothing committed later is
-//! missed); from then on a task follows the change log from that number. Every
-//! instance does the same, so reads never touch the database and never drift.
+//! The index is loaded in the background from a snapshot of `final_entities`
+//! (taken after reading the change log's newest sequence number, so nothing
+//! committed later is missed); from then on a task follows the change log from
+//! that number. Every instance does the same, so reads never drift. Until the
+//! load ends the index reports itself not ready, and the API answers what it can
+//! from the database (see `api::warm`).
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use greenroom_backend_plugin_api::BackendError;
 use greenroom_catalog_query::{CatalogIndex, IndexError, PreparedEntity};
 use serde_json::Value;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -23,27 +26,33 @@ pub type SharedIndex = Arc<RwLock<CatalogIndex>>;
 const PAGE: usize = 2_000;
 /// How long the follower waits when it has caught up.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How many entities the loader adds between looks at the shutdown token.
+const CANCEL_CHECK_EVERY: usize = 1_024;
 
-/// Loads every final entity into a fresh index; returns it and the sequence
-/// number to follow from.
-pub async fn load_index(engine: &CatalogEngine) -> Result<(SharedIndex, i64), BackendError> {
-    let (seq, entities) = engine.final_entities_snapshot().await?;
+/// Builds an index from final entity texts; returns it with one message per
+/// entity that could not be indexed. `None` when `cancel` fired first.
+fn build_index(
+    texts: Vec<String>,
+    cancel: &CancellationToken,
+) -> Option<(CatalogIndex, Vec<String>)> {
     let mut index = CatalogIndex::new();
+    let mut problems = Vec::new();
     // One entity at a time, each text dropped once indexed: parsing them all first
     // would hold a tree of values for the whole catalog at once.
-    for text in entities {
+    for (i, text) in texts.into_iter().enumerate() {
+        if i % CANCEL_CHECK_EVERY == 0 && cancel.is_cancelled() {
+            return None;
+        }
         let prepared = serde_json::from_str::<Value>(&text)
             .map_err(|e| e.to_string())
             .and_then(|entity| {
                 PreparedEntity::with_text(&entity, text.into_boxed_str()).map_err(|e| e.to_string())
             });
         if let Err(e) = prepared.and_then(|p| index.insert_prepared(p).map_err(|e| e.to_string())) {
-            engine
-                .logger
-                .warn(&format!("an entity could not be indexed: {e}"));
+            problems.push(e);
         }
     }
-    Ok((Arc::new(RwLock::new(index)), seq))
+    Some((index, problems))
 }
 
 /// The index and the change-log position it reflects.
@@ -53,17 +62,32 @@ pub async fn load_index(engine: &CatalogEngine) -> Result<(SharedIndex, i64), Ba
 /// lock so that the two never apply the same page twice or out of order. A write
 /// route catches up before it answers, so a client that deletes a location and
 /// then lists entities sees the deletion (read-your-writes on this instance).
+/// The loader holds the same lock from its snapshot until the index is ready, so
+/// a write route that ends during the load answers only once the index holds its
+/// change.
 #[derive(Debug)]
 pub struct IndexSync {
     index: SharedIndex,
     seq: tokio::sync::Mutex<i64>,
+    ready: watch::Sender<bool>,
 }
 
 impl IndexSync {
+    /// An index already loaded up to change-log position `seq`.
     pub fn new(index: SharedIndex, seq: i64) -> Self {
         Self {
             index,
             seq: tokio::sync::Mutex::new(seq),
+            ready: watch::Sender::new(true),
+        }
+    }
+
+    /// An empty index that is not ready until [`IndexSync::load`] has run.
+    pub fn loading() -> Self {
+        Self {
+            index: Arc::new(RwLock::new(CatalogIndex::new())),
+            seq: tokio::sync::Mutex::new(0),
+            ready: watch::Sender::new(false),
         }
     }
 
@@ -71,9 +95,69 @@ impl IndexSync {
         &self.index
     }
 
+    /// Whether the index holds the whole catalog (it may still trail the
+    /// change log by a poll, as it always may).
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// Returns once the index is ready.
+    pub async fn wait_ready(&self) {
+        let mut ready = self.ready.subscribe();
+        // The sender lives as long as `self`, so the wait ends only by readiness.
+        let _ = ready.wait_for(|r| *r).await;
+    }
+
+    /// Loads every final entity into the index and catches up with the change
+    /// log, then marks the index ready. Parsing and indexing run on a blocking
+    /// thread so that requests keep being answered meanwhile. Returns `false`
+    /// when `cancel` fired first.
+    pub async fn load(
+        &self,
+        engine: &CatalogEngine,
+        cancel: &CancellationToken,
+    ) -> Result<bool, BackendError> {
+        let mut seq = self.seq.lock().await;
+        let started = std::time::Instant::now();
+        let (snapshot_seq, texts) = engine.final_entities_snapshot().await?;
+        let token = cancel.clone();
+        let built = tokio::task::spawn_blocking(move || build_index(texts, &token))
+            .await
+            .map_err(|e| BackendError::internal(format!("loading the catalog index: {e}")))?;
+        let Some((loaded, problems)) = built else {
+            return Ok(false);
+        };
+        for problem in problems {
+            engine
+                .logger
+                .warn(&format!("an entity could not be indexed: {problem}"));
+        }
+        let count = loaded.len();
+        *self
+            .index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = loaded;
+        *seq = snapshot_seq;
+        self.apply_changes(engine, &mut seq).await?;
+        self.ready.send_replace(true);
+        engine.logger.info(&format!(
+            "catalog index loaded: {count} entities in {} ms",
+            started.elapsed().as_millis()
+        ));
+        Ok(true)
+    }
+
     /// Applies every change-log entry after the last one applied.
     pub async fn catch_up(&self, engine: &CatalogEngine) -> Result<(), BackendError> {
         let mut seq = self.seq.lock().await;
+        self.apply_changes(engine, &mut seq).await
+    }
+
+    async fn apply_changes(
+        &self,
+        engine: &CatalogEngine,
+        seq: &mut i64,
+    ) -> Result<(), BackendError> {
         loop {
             let changes = engine.changes_since(*seq, PAGE).await?;
             let full_page = changes.len() >= PAGE;
@@ -124,13 +208,33 @@ impl IndexSync {
     }
 }
 
-/// Keeps `sync` caught up with the change log until `shutdown`.
+/// Loads `sync`'s index when it is not ready yet, then keeps it caught up with
+/// the change log until `shutdown`.
 pub fn follow(
     engine: Arc<CatalogEngine>,
     sync: Arc<IndexSync>,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        while !sync.is_ready() {
+            let result = tokio::select! {
+                () = shutdown.cancelled() => return,
+                result = sync.load(&engine, &shutdown) => result,
+            };
+            match result {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    engine
+                        .logger
+                        .warn(&format!("loading the catalog index failed: {}", e.message));
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
         loop {
             let result = tokio::select! {
                 () = shutdown.cancelled() => return,

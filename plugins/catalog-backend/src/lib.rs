@@ -4,7 +4,8 @@
 //!
 //! [`plugin`] wires them on the backend platform: the engine lives in the
 //! plugin's own database; every instance keeps an in-memory index that follows
-//! the change log and serves all reads; processing and stitching run on every
+//! the change log and serves reads (loaded in the background at start, while
+//! the database answers simple reads); processing and stitching run on every
 //! instance, coordinated through the database; orphan cleanup is a global
 //! scheduled task; everything stops with the plugin's shutdown hook. The API
 //! router is also left in the backend's [`CatalogRouterSlot`] for the in-process
@@ -67,8 +68,11 @@ pub fn plugin() -> BackendPlugin {
             )
             .await?;
             engine.connect_providers().await?;
-            let (index, seq) = follower::load_index(&engine).await?;
-            let sync = Arc::new(follower::IndexSync::new(Arc::clone(&index), seq));
+            // The index loads in the background: the routes answer from the
+            // database what it can serve cheaply until the index is ready, so a
+            // restart with a large catalog answers at once.
+            let sync = Arc::new(follower::IndexSync::loading());
+            let index = Arc::clone(sync.index());
 
             let shutdown = CancellationToken::new();
             let tasks = vec![

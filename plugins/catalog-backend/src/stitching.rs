@@ -12,6 +12,7 @@
 mod assemble;
 mod batch;
 mod deletion;
+mod direct;
 mod feed;
 mod graph;
 mod sql;

@@ -3,7 +3,7 @@
 
 use greenroom_catalog_query::{
     FullTextFilter, OrderField, QueryPage, QueryRequest, encode_base64, parse_filter_params,
-    parse_order_field,
+    parse_order_field, uid_order_next_cursor,
 };
 
 use crate::support::{catalog, names, strings};
@@ -581,5 +581,31 @@ fn uid_order_with_time_ordered_and_shared_prefix_uids() {
             backward = items;
         }
         assert_eq!(backward, expected, "{strategy:?}");
+    }
+}
+
+/// A first page read elsewhere in uid order gets the cursor the index itself hands out, so
+/// its next page is served by the index as if the index had served the first.
+#[test]
+fn uid_order_cursor_matches_the_index() {
+    let index = catalog();
+    for (filter, offset) in [
+        (vec![], 0),
+        (vec!["kind=component"], 1),
+        (vec!["kind=API,kind=group"], 0),
+    ] {
+        let filter = parse_filter_params(&strings(&filter)).expect("filter");
+        let page = index
+            .query(&QueryRequest {
+                filter: filter.clone(),
+                offset: Some(offset),
+                limit: Some(2),
+                ..QueryRequest::default()
+            })
+            .expect("page");
+        let expected = page.next_cursor.expect("more than one page");
+        let uids: Vec<&str> = page.items.iter().map(|e| e.uid()).collect();
+        let made = uid_order_next_cursor(filter.as_ref(), uids[0], uids[1], page.total_items);
+        assert_eq!(made, expected, "{filter:?}");
     }
 }

@@ -1,5 +1,6 @@
 //! The entity routes: list, by-query, by-refs, by-uid, by-name, ancestry,
-//! facets (all read from the index) and deletion by uid.
+//! facets (read from the index, or while it loads from [`super::warm`]) and
+//! deletion by uid.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::body::{self, ObjectSchema, STRINGS, Schema};
 use super::params::{Kind, Param, next_page_query, opt, parse_query, req};
-use super::{ApiState, input_error, json_bytes, json_value};
+use super::{ApiState, input_error, json_bytes, json_value, warm};
 
 type Handler = Result<Response, ApiError>;
 
@@ -172,6 +173,7 @@ pub(crate) async fn list(State(state): State<Arc<ApiState>>, uri: Uri) -> Handle
         after: q.one("after").map(str::to_owned),
     };
     let fields = parse_fields(q.all("fields")).map_err(query_error)?;
+    state.wait_ready().await;
     let page = state.index()?.list(&request).map_err(query_error)?;
     let mut out = Vec::with_capacity(page.items.len() * 512 + 2);
     entities_array(&mut out, &page.items, fields.as_ref())?;
@@ -201,8 +203,19 @@ fn comma_list(values: &[String]) -> Vec<String> {
 }
 
 /// Runs a by-query request and writes `{items, totalItems, pageInfo}`.
-fn query_page(state: &ApiState, request: &QueryRequest, fields: Option<&Fields>) -> Handler {
-    let page = state.index()?.query(request).map_err(query_error)?;
+async fn query_page(state: &ApiState, request: &QueryRequest, fields: Option<&Fields>) -> Handler {
+    let warm_page = if state.warming() {
+        warm::query(state, request).await?
+    } else {
+        None
+    };
+    let page = match warm_page {
+        Some(page) => page,
+        None => {
+            state.wait_ready().await;
+            state.index()?.query(request).map_err(query_error)?
+        }
+    };
     let mut out = Vec::with_capacity(page.items.len() * 512 + 64);
     out.extend_from_slice(b"{\"items\":");
     entities_array(&mut out, &page.items, fields)?;
@@ -248,7 +261,7 @@ pub(crate) async fn query_get(State(state): State<Arc<ApiState>>, uri: Uri) -> H
             });
         }
     }
-    query_page(&state, &request, fields.as_ref())
+    query_page(&state, &request, fields.as_ref()).await
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -306,7 +319,7 @@ pub(crate) async fn query_post(
             });
         }
     }
-    query_page(&state, &request, fields.as_ref())
+    query_page(&state, &request, fields.as_ref()).await
 }
 
 /// A non-negative JSON integer (negative ones count as zero).
@@ -362,7 +375,11 @@ pub(crate) async fn by_refs(
             filter,
         ])),
     };
-    let items = state.index()?.by_refs(&refs, filter.as_ref());
+    let items = if state.warming() {
+        warm::by_refs(&state, &refs, filter.as_ref()).await?
+    } else {
+        state.index()?.by_refs(&refs, filter.as_ref())
+    };
     let mut out = Vec::with_capacity(items.len() * 512 + 16);
     out.extend_from_slice(b"{\"items\":[");
     for (i, item) in items.iter().enumerate() {
@@ -393,7 +410,11 @@ pub(crate) async fn by_uid(
     Path(uid): Path<String>,
 ) -> Handler {
     parse_query(uri.query(), &[])?;
-    let found = state.index()?.get_by_uid(&uid);
+    let found = if state.warming() {
+        warm::by_uid(&state, &uid).await?
+    } else {
+        state.index()?.get_by_uid(&uid)
+    };
     match found {
         Some(entity) => entity_response(&entity),
         None => Err(ApiError(BackendError::not_found(format!(
@@ -422,7 +443,11 @@ pub(crate) async fn by_name(
 ) -> Handler {
     parse_query(uri.query(), &[])?;
     let canonical = format!("{kind}:{namespace}/{name}").to_lowercase();
-    let found = state.index()?.get_by_ref(&canonical);
+    let found = if state.warming() {
+        warm::by_ref(&state, &canonical).await?
+    } else {
+        state.index()?.get_by_ref(&canonical)
+    };
     match found {
         Some(entity) => entity_response(&entity),
         None => Err(ApiError(BackendError::not_found(format!(
@@ -447,7 +472,12 @@ pub(crate) async fn ancestry(
     Ok(json_value(StatusCode::OK, &value))
 }
 
-fn facets_response(state: &ApiState, facets: &[String], filter: Option<&EntityFilter>) -> Handler {
+async fn facets_response(
+    state: &ApiState,
+    facets: &[String],
+    filter: Option<&EntityFilter>,
+) -> Handler {
+    state.wait_ready().await;
     let counted = state.index()?.facets(facets, filter);
     let mut out = serde_json::Map::new();
     for (facet, buckets) in counted {
@@ -464,7 +494,7 @@ fn facets_response(state: &ApiState, facets: &[String], filter: Option<&EntityFi
 pub(crate) async fn facets_get(State(state): State<Arc<ApiState>>, uri: Uri) -> Handler {
     let q = parse_query(uri.query(), FACETS_PARAMS)?;
     let filter = parse_filter_params(q.all("filter")).map_err(query_error)?;
-    facets_response(&state, q.all("facet"), filter.as_ref())
+    facets_response(&state, q.all("facet"), filter.as_ref()).await
 }
 
 /// `POST /entity-facets`.
@@ -481,5 +511,5 @@ pub(crate) async fn facets_post(
         Some(predicate) => Some(parse_predicate(predicate).map_err(query_error)?),
         None => None,
     };
-    facets_response(&state, &strings(body.get("facets")), filter.as_ref())
+    facets_response(&state, &strings(body.get("facets")), filter.as_ref()).await
 }

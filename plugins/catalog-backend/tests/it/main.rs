@@ -11,3 +11,4 @@ mod source_host;
 mod stitching;
 mod stitching_concurrency;
 mod stitching_support;
+mod warm;
