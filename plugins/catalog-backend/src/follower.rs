@@ -147,9 +147,16 @@ impl IndexSync {
         Ok(true)
     }
 
-    /// Applies every change-log entry after the last one applied.
+    /// Applies every change-log entry after the last one applied. Before the
+    /// index is loaded there is nothing to bring up to date: reads come from the
+    /// database, and the load that follows snapshots after every write that has
+    /// committed. (The loader flips readiness only while holding the position
+    /// lock, so the check below cannot race with it.)
     pub async fn catch_up(&self, engine: &CatalogEngine) -> Result<(), BackendError> {
         let mut seq = self.seq.lock().await;
+        if !self.is_ready() {
+            return Ok(());
+        }
         self.apply_changes(engine, &mut seq).await
     }
 

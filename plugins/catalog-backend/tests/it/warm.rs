@@ -217,3 +217,24 @@ async fn a_cancelled_load_leaves_the_index_loading() {
         f.cleanup().await;
     }
 }
+
+/// Catching up before the load leaves the index to the load: the change log is
+/// not replayed into an empty index, and the load then brings everything.
+#[tokio::test]
+async fn catching_up_before_the_load_waits_for_the_load() {
+    for kind in TestDatabases::all() {
+        let f = Fixture::new(kind).await;
+        seed(&f).await;
+        let sync = IndexSync::loading();
+        sync.catch_up(&f.engine).await.expect("catch up");
+        assert!(!sync.is_ready(), "{}", f.name());
+        assert_eq!(sync.index().read().expect("lock").len(), 0, "{}", f.name());
+        assert!(
+            sync.load(&f.engine, &CancellationToken::new())
+                .await
+                .expect("load")
+        );
+        assert_eq!(sync.index().read().expect("lock").len(), 30, "{}", f.name());
+        f.cleanup().await;
+    }
+}
