@@ -18,6 +18,9 @@ use serde_json::Value;
 
 use super::ApiState;
 
+/// The largest by-query page the database answers while the index loads.
+const MAX_WARM_PAGE: u64 = 1_000;
+
 /// An index over just `texts`; an entity the full index could not hold either
 /// is left out here too.
 fn small_index(texts: Vec<String>) -> CatalogIndex {
@@ -100,8 +103,9 @@ fn kinds_only(filter: &EntityFilter) -> Option<Vec<String>> {
 }
 
 /// A first `by-query` page in the default order, when the database can give it
-/// cheaply: no cursor, order field, full text or authorization filter, and a
-/// filter on kinds at most. `None` leaves the request to the index.
+/// cheaply: no cursor, order field, full text or authorization filter, a
+/// filter on kinds at most, and at most [`MAX_WARM_PAGE`] entities. `None`
+/// leaves the request to the index.
 pub(crate) async fn query(
     state: &ApiState,
     request: &QueryRequest,
@@ -130,6 +134,11 @@ pub(crate) async fn query(
         state.engine.count_final_entities(kinds.as_deref()).await?
     };
     let limit = request.limit.unwrap_or(DEFAULT_QUERY_LIMIT);
+    if limit > MAX_WARM_PAGE {
+        // A page this large would be a second copy of much of the catalog, made
+        // while the loader holds one: the index answers it once loaded.
+        return Ok(None);
+    }
     let mut page = QueryPage {
         items: Vec::new(),
         total_items: total,

@@ -172,6 +172,7 @@ async fn reads_while_the_index_loads_match_the_loaded_index() {
             "/entities/by-query?orderField=metadata.name,asc&limit=3",
             "/entities/by-query?filter=spec.type=service&limit=3",
             "/entities?filter=kind=group",
+            "/entities/by-query?limit=1001",
         ];
         let pending: Vec<_> = waiting
             .iter()
