@@ -148,13 +148,20 @@ impl CatalogRules {
                     .unwrap_or(""),
             ),
         };
-        Err(Problem::new(
+        Err(Self::not_allowed(&entity_ref, location, origin))
+    }
+
+    /// The problem [`CatalogRules::check_children`] reports for a child that is not
+    /// allowed, for callers that checked each child with [`CatalogRules::is_allowed`]
+    /// as it was emitted and kept only its ref.
+    pub fn not_allowed(entity_ref: &str, location: &LocationRef, origin: &LocationRef) -> Problem {
+        Problem::new(
             ProblemKind::Rules,
             FieldPath::root(),
             format!(
                 "NotAllowedError: Entity {entity_ref} at {location}, originated at {origin}, is not of an allowed kind for that location"
             ),
-        ))
+        )
     }
 }
 

@@ -21,6 +21,7 @@ use greenroom_catalog_model::location::{
 };
 use greenroom_catalog_model::location_ref::{LocationRef, parse_location_ref};
 use greenroom_catalog_model::problem::ProblemKind;
+use greenroom_catalog_model::rules::CatalogRules;
 use greenroom_catalog_model::validation::EntityValidator;
 use greenroom_plugin_catalog_node::{CatalogProcessor, Emitter, ProcessingContext, ProcessorEmit};
 use serde::{Deserialize, Serialize};
@@ -64,12 +65,52 @@ impl ProcessingErrorBody {
 }
 
 /// A child entity emitted by processing, ready to be written.
+///
+/// The entity is kept as its JSON text, not as a parsed value: a Location of a
+/// bulk load emits the whole catalog, and a parsed entity takes several times
+/// the memory of its text (a million children held 4 GB more as values).
 #[derive(Debug, Clone)]
 pub(crate) struct Child {
     pub(crate) entity_ref: String,
-    pub(crate) entity: Value,
+    /// The annotated entity, serialised: what is stored as its unprocessed entity.
+    pub(crate) text: String,
     pub(crate) location_key: String,
     pub(crate) hash: String,
+    /// Whether `catalog.rules` allow the child at the parent's origin location;
+    /// checked when the child is made, reported (for the first one) at stage 8.
+    pub(crate) allowed: bool,
+}
+
+/// What the rest of a run needs to turn an emitted entity into a [`Child`].
+#[derive(Debug, Clone)]
+struct ChildContext {
+    logger: Logger,
+    /// The origin location, as the annotation's text and parsed (for the rules).
+    origin: String,
+    origin_ref: LocationRef,
+    /// The parent's own canonical ref: a child with it is ignored.
+    own_ref: String,
+    rules: Arc<CatalogRules>,
+}
+
+impl ChildContext {
+    /// A child from an annotated entity value.
+    fn child(&self, entity_ref: String, entity: &Value, location_key: String) -> Child {
+        Child {
+            entity_ref,
+            hash: hash_json(entity),
+            text: entity.to_string(),
+            location_key,
+            allowed: self.rules.is_allowed(entity, &self.origin_ref),
+        }
+    }
+}
+
+/// An emitted item, or the child (or error) an emitted entity became.
+#[derive(Debug)]
+enum Emitted {
+    Raw(ProcessorEmit),
+    Converted(Result<Option<Child>, ProcessingErrorBody>),
 }
 
 /// Everything one processing run produced.
@@ -320,25 +361,41 @@ impl CatalogEngine {
         // Location listing many files parses them on every core (a bulk load
         // starts with one such entity, and reading it alone was the longest
         // serial step of the ingest); what they emit is merged in target order.
+        // Each task turns the entities it read into children at once, so only
+        // their texts outlive the task, not their parsed values.
+        let cx = ChildContext {
+            logger: self.logger.clone(),
+            origin: context.origin_location.to_string(),
+            origin_ref: context.origin_location.clone(),
+            own_ref: own_ref.clone(),
+            rules: Arc::new(self.rules.clone()),
+        };
+        let mut items: Vec<Emitted> = std::mem::take(&mut emitter)
+            .into_items()
+            .into_iter()
+            .map(Emitted::Raw)
+            .collect();
         let mut errors = Vec::new();
         if entity.get("kind").and_then(Value::as_str) == Some("Location") {
             let mut reads = Vec::new();
             for target in location_entity_targets(&entity, &context.location) {
                 match target {
-                    Ok(spec) => reads.push(tokio::spawn(read_target(
-                        self.processors.clone(),
-                        spec,
-                        context.clone(),
-                    ))),
+                    Ok(spec) => {
+                        let (processors, context, cx) =
+                            (self.processors.clone(), context.clone(), cx.clone());
+                        reads.push(tokio::spawn(async move {
+                            let (read, error) = read_target(processors, spec, context).await;
+                            let read = read.into_iter().map(Emitted::Raw).collect();
+                            (convert_children(read, &cx).await, error)
+                        }));
+                    }
                     Err(problem) => errors.push(input(problem.message)),
                 }
             }
             for read in reads {
                 match read.await {
-                    Ok((items, error)) => {
-                        for item in items {
-                            emitter.emit(item);
-                        }
+                    Ok((read, error)) => {
+                        items.extend(read);
                         errors.extend(error);
                     }
                     Err(e) => errors.push(input(format!("Reading a location target failed: {e}"))),
@@ -357,63 +414,54 @@ impl CatalogEngine {
             }
         }
 
-        // What the processors emitted.
+        // What the processors emitted, in emission order: pre-processing's
+        // items, the targets' (converted already), then post-processing's.
+        items.extend(emitter.into_items().into_iter().map(Emitted::Raw));
+        let items = convert_children(items, &cx).await;
         let mut children = Vec::new();
         let mut relations = BTreeSet::new();
         let mut refresh_keys = Vec::new();
-        let origin = context.origin_location.to_string();
-        let (items, mut converted) = self
-            .convert_children(emitter.into_items(), &origin, &own_ref)
-            .await;
         for item in items {
+            let item = match item {
+                Emitted::Converted(converted) => {
+                    match converted {
+                        Ok(Some(child)) => children.push(child),
+                        Ok(None) => {}
+                        Err(e) => errors.push(e),
+                    }
+                    continue;
+                }
+                Emitted::Raw(item) => item,
+            };
             match item {
-                // Converted already, in emission order (see `convert_children`).
-                None => match converted.next() {
-                    Some(Ok(Some(child))) => children.push(child),
-                    Some(Ok(None)) | None => {}
-                    Some(Err(e)) => errors.push(e),
-                },
-                Some(ProcessorEmit::Entity {
-                    entity: child,
-                    location,
-                }) => {
-                    match child_entity(
-                        &self.logger,
-                        child,
-                        &location.to_string(),
-                        &origin,
-                        &own_ref,
-                    ) {
+                // `convert_children` has turned every entity into a child.
+                ProcessorEmit::Entity { entity, location } => {
+                    match child_entity(&cx, entity, &location.to_string()) {
                         Ok(Some(child)) => children.push(child),
                         Ok(None) => {}
                         Err(e) => errors.push(e),
                     }
                 }
-                Some(ProcessorEmit::Location(spec)) => {
+                ProcessorEmit::Location(spec) => {
                     let mut generated = generated_location_entity(&spec);
                     let own_location = context.location.to_string();
                     if let Some(annotations) = generated
                         .pointer_mut("/metadata/annotations")
                         .and_then(Value::as_object_mut)
                     {
-                        mark_managed(annotations, &own_location, &origin);
+                        mark_managed(annotations, &own_location, &cx.origin);
                     }
                     if let Some(entity_ref) = entity_ref_of(&generated).map(|r| r.to_canonical()) {
-                        children.push(Child {
-                            entity_ref,
-                            hash: hash_json(&generated),
-                            entity: generated,
-                            location_key: own_location,
-                        });
+                        children.push(cx.child(entity_ref, &generated, own_location));
                     }
                 }
-                Some(ProcessorEmit::Relation(relation)) => {
+                ProcessorEmit::Relation(relation) => {
                     relations.insert(relation.canonical_key());
                 }
-                Some(ProcessorEmit::Error(error)) => {
+                ProcessorEmit::Error(error) => {
                     errors.push(ProcessingErrorBody::new(&error.name, error.message))
                 }
-                Some(ProcessorEmit::RefreshKey(key)) => {
+                ProcessorEmit::RefreshKey(key) => {
                     if !refresh_keys.contains(&key) {
                         refresh_keys.push(key);
                     }
@@ -423,13 +471,14 @@ impl CatalogEngine {
 
         // 8. catalog.rules, against the origin location.
         if errors.is_empty() {
-            // Checked in place: a Location of a bulk load emits the whole catalog,
-            // and copying every child for the check doubled its memory.
-            if let Err(problem) = self.rules.check_children(
-                children.iter().map(|c| &c.entity),
-                &context.location,
-                &context.origin_location,
-            ) {
+            // Each child was checked when it was made; the first one refused is
+            // reported, as `CatalogRules::check_children` would report it.
+            if let Some(refused) = children.iter().find(|c| !c.allowed) {
+                let problem = CatalogRules::not_allowed(
+                    &refused.entity_ref,
+                    &context.location,
+                    &context.origin_location,
+                );
                 let message = problem
                     .message
                     .strip_prefix("NotAllowedError: ")
@@ -551,7 +600,9 @@ impl CatalogEngine {
                         child.entity_ref
                     )));
                 }
-                queue.push_back(child.entity);
+                let entity = serde_json::from_str(&child.text)
+                    .map_err(|e| BackendError::internal(format!("{}: {e}", child.entity_ref)))?;
+                queue.push_back(entity);
             }
             if let Some(done) = outcome.entity {
                 entities.push(done);
@@ -573,12 +624,11 @@ impl CatalogEngine {
 /// Checks and annotates one emitted entity (spec §2 A.2–A.4). `Ok(None)` for an
 /// entity that is the parent itself (ignored, as Backstage does).
 fn child_entity(
-    logger: &Logger,
+    cx: &ChildContext,
     mut child: Value,
     location: &str,
-    origin: &str,
-    parent_ref: &str,
 ) -> Result<Option<Child>, ProcessingErrorBody> {
+    let (logger, origin, parent_ref) = (&cx.logger, cx.origin.as_str(), cx.own_ref.as_str());
     let problems = check_envelope(&child);
     if !problems.is_empty() {
         let causes: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
@@ -610,12 +660,7 @@ fn child_entity(
         )));
     };
     mark_managed(annotations, location, origin);
-    Ok(Some(Child {
-        entity_ref,
-        hash: hash_json(&child),
-        entity: child,
-        location_key: location.to_owned(),
-    }))
+    Ok(Some(cx.child(entity_ref, &child, location.to_owned())))
 }
 
 /// Sets the two annotations that say which location manages an emitted entity.
@@ -635,53 +680,51 @@ fn mark_managed(annotations: &mut Map<String, Value>, location: &str, origin: &s
 /// seconds of one async worker, during which that worker served nothing else).
 const PARALLEL_CHILDREN: usize = 512;
 
-/// What is left of the emitted items after [`CatalogEngine::convert_children`]:
-/// `None` where an entity was, whose conversion comes from the iterator, in order.
-type ConvertedChildren = (
-    Vec<Option<ProcessorEmit>>,
-    std::vec::IntoIter<Result<Option<Child>, ProcessingErrorBody>>,
-);
-
-impl CatalogEngine {
-    /// Converts the emitted entities with [`child_entity`] on blocking threads, in as
-    /// many parts as there are cores, when there are more than [`PARALLEL_CHILDREN`];
-    /// otherwise leaves every item for the caller to convert in place. Either way the
-    /// caller sees the items in emission order, so errors keep their order.
-    async fn convert_children(
-        &self,
-        items: Vec<ProcessorEmit>,
-        origin: &str,
-        own_ref: &str,
-    ) -> ConvertedChildren {
-        let count = items
-            .iter()
-            .filter(|i| matches!(i, ProcessorEmit::Entity { .. }))
-            .count();
-        if count <= PARALLEL_CHILDREN {
-            return (
-                items.into_iter().map(Some).collect(),
-                Vec::new().into_iter(),
-            );
-        }
-        let mut rest = Vec::with_capacity(items.len());
-        let mut work = Vec::with_capacity(count);
-        for item in items {
-            match item {
-                ProcessorEmit::Entity { entity, location } => {
-                    work.push((entity, location.to_string()));
-                    rest.push(None);
+/// Turns every emitted entity among `items` into a child (or an error) with
+/// [`child_entity`], keeping the items' order, so errors keep theirs. Past
+/// [`PARALLEL_CHILDREN`] entities the work runs on blocking threads, in as many
+/// parts as there are cores; below, in place.
+async fn convert_children(items: Vec<Emitted>, cx: &ChildContext) -> Vec<Emitted> {
+    let count = items
+        .iter()
+        .filter(|i| matches!(i, Emitted::Raw(ProcessorEmit::Entity { .. })))
+        .count();
+    if count <= PARALLEL_CHILDREN {
+        return items
+            .into_iter()
+            .map(|item| match item {
+                Emitted::Raw(ProcessorEmit::Entity { entity, location }) => {
+                    Emitted::Converted(child_entity(cx, entity, &location.to_string()))
                 }
-                other => rest.push(Some(other)),
-            }
-        }
-        let logger = self.logger.clone();
-        let (origin, own_ref) = (origin.to_owned(), own_ref.to_owned());
-        let converted = map_on_cores(work, move |(entity, location): (Value, String)| {
-            child_entity(&logger, entity, &location, &origin, &own_ref)
-        })
-        .await
-        // A part that panicked fails the whole run rather than losing children.
-        .unwrap_or_else(|e| vec![Err(input(format!("Checking emitted entities failed: {e}")))]);
-        (rest, converted.into_iter())
+                other => other,
+            })
+            .collect();
     }
+    // The entities go to the blocking threads; a hole is left where each was.
+    let mut rest = Vec::with_capacity(items.len());
+    let mut work = Vec::with_capacity(count);
+    for item in items {
+        match item {
+            Emitted::Raw(ProcessorEmit::Entity { entity, location }) => {
+                work.push((entity, location.to_string()));
+                rest.push(None);
+            }
+            other => rest.push(Some(other)),
+        }
+    }
+    let part_cx = cx.clone();
+    let converted = map_on_cores(work, move |(entity, location): (Value, String)| {
+        child_entity(&part_cx, entity, &location)
+    })
+    .await
+    // A part that panicked fails the whole run rather than losing children.
+    .unwrap_or_else(|e| vec![Err(input(format!("Checking emitted entities failed: {e}")))]);
+    // After a panic the one error fills the first hole, and the others stay empty.
+    let mut converted = converted.into_iter();
+    rest.into_iter()
+        .filter_map(|item| match item {
+            Some(other) => Some(other),
+            None => converted.next().map(Emitted::Converted),
+        })
+        .collect()
 }

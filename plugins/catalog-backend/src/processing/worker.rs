@@ -33,6 +33,9 @@ const BATCH_SIZE: i64 = 2000;
 const CONCURRENCY: usize = 8;
 /// How long the loop waits when nothing is due.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Children inserted per call of `insert_rows`: bounds the copies of their texts
+/// that a write holds at once.
+const CHILD_INSERT_SLICE: usize = 4_000;
 /// How far stitching is put off while a backlog is being processed (a full
 /// batch was claimed): far enough that the stitcher leaves those rows alone
 /// until the backlog is gone, when [`CatalogEngine::release_put_off_stitches`]
@@ -639,32 +642,36 @@ impl CatalogEngine {
                 ));
             }
         }
-        insert_rows(
-            tx,
-            "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, unprocessed_hash, errors, \
-             location_key, next_update_at, last_discovery_at) VALUES ",
-            "ON CONFLICT (entity_ref) DO NOTHING",
-            8,
-            inserts
-                .iter()
-                .map(|c| {
-                    vec![
-                        // Time-ordered ids (UUIDv7): rows keyed by entity id (the
-                        // state's primary key, relations, final entities) are then
-                        // appended to their indexes instead of landing on random pages.
-                        Arg::Text(uuid::Uuid::now_v7().to_string()),
-                        Arg::from(&c.entity_ref),
-                        Arg::Text(c.entity.to_string()),
-                        Arg::from(&c.hash),
-                        Arg::from("[]"),
-                        Arg::from(&c.location_key),
-                        Arg::Int(now),
-                        Arg::Int(now),
-                    ]
-                })
-                .collect(),
-        )
-        .await?;
+        // A slice of children at a time: the arguments copy every child's text,
+        // and a Location of a bulk load brings the whole catalog.
+        for slice in inserts.chunks(CHILD_INSERT_SLICE) {
+            insert_rows(
+                tx,
+                "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, unprocessed_hash, errors, \
+                 location_key, next_update_at, last_discovery_at) VALUES ",
+                "ON CONFLICT (entity_ref) DO NOTHING",
+                8,
+                slice
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            // Time-ordered ids (UUIDv7): rows keyed by entity id (the
+                            // state's primary key, relations, final entities) are then
+                            // appended to their indexes instead of landing on random pages.
+                            Arg::Text(uuid::Uuid::now_v7().to_string()),
+                            Arg::from(&c.entity_ref),
+                            Arg::from(&c.text),
+                            Arg::from(&c.hash),
+                            Arg::from("[]"),
+                            Arg::from(&c.location_key),
+                            Arg::Int(now),
+                            Arg::Int(now),
+                        ]
+                    })
+                    .collect(),
+            )
+            .await?;
+        }
         for child in updates {
             exec(
                 tx,
@@ -673,7 +680,7 @@ impl CatalogEngine {
                  WHERE entity_ref = $5 AND (location_key IS NULL OR location_key = $3)"
                     .to_owned(),
                 vec![
-                    Arg::Text(child.entity.to_string()),
+                    Arg::from(&child.text),
                     Arg::from(&child.hash),
                     Arg::from(&child.location_key),
                     Arg::Int(now),
