@@ -164,7 +164,11 @@ pub fn generate_documents(total: usize, seed: u64) -> Vec<String> {
 
 /// Joins documents into files of at most `per_file` documents each.
 pub fn into_files(docs: &[String], per_file: usize) -> Vec<String> {
+    files(docs, per_file).collect()
+}
+
+/// The same files as [`into_files`], made one at a time.
+pub fn files(docs: &[String], per_file: usize) -> impl Iterator<Item = String> + '_ {
     docs.chunks(per_file.max(1))
         .map(|chunk| chunk.join("---\n"))
-        .collect()
 }
