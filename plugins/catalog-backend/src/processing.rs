@@ -19,6 +19,7 @@ mod orchestrator;
 mod processors;
 mod reader;
 mod sql;
+mod texts;
 mod worker;
 
 use std::sync::Arc;

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::sql::{Arg, fetch_pool};
+use super::texts::{self, ChildText, Unpacker};
 use crate::db::hash_json;
 use crate::engine::CatalogEngine;
 use crate::parallel::map_on_cores;
@@ -68,12 +69,14 @@ impl ProcessingErrorBody {
 ///
 /// The entity is kept as its JSON text, not as a parsed value: a Location of a
 /// bulk load emits the whole catalog, and a parsed entity takes several times
-/// the memory of its text (a million children held 4 GB more as values).
+/// the memory of its text (a million children held 4 GB more as values). The
+/// children of one target share a compressed block of their texts (see
+/// [`super::texts`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Child {
     pub(crate) entity_ref: String,
     /// The annotated entity, serialised: what is stored as its unprocessed entity.
-    pub(crate) text: String,
+    pub(crate) text: ChildText,
     pub(crate) location_key: String,
     pub(crate) hash: String,
     /// Whether `catalog.rules` allow the child at the parent's origin location;
@@ -99,7 +102,7 @@ impl ChildContext {
         Child {
             entity_ref,
             hash: hash_json(entity),
-            text: entity.to_string(),
+            text: ChildText::Plain(entity.to_string()),
             location_key,
             allowed: self.rules.is_allowed(entity, &self.origin_ref),
         }
@@ -386,7 +389,16 @@ impl CatalogEngine {
                         reads.push(tokio::spawn(async move {
                             let (read, error) = read_target(processors, spec, context).await;
                             let read = read.into_iter().map(Emitted::Raw).collect();
-                            (convert_children(read, &cx).await, error)
+                            let mut read = convert_children(read, &cx).await;
+                            let mut texts: Vec<&mut ChildText> = read
+                                .iter_mut()
+                                .filter_map(|item| match item {
+                                    Emitted::Converted(Ok(Some(child))) => Some(&mut child.text),
+                                    _ => None,
+                                })
+                                .collect();
+                            texts::pack(&mut texts);
+                            (read, error)
                         }));
                     }
                     Err(problem) => errors.push(input(problem.message)),
@@ -576,6 +588,7 @@ impl CatalogEngine {
         .is_empty();
 
         let mut seen: HashSet<String> = HashSet::from([root_ref.clone()]);
+        let mut unpacker = Unpacker::default();
         let mut queue = VecDeque::from([root]);
         let mut entities = Vec::new();
         while let Some(entity) = queue.pop_front() {
@@ -600,7 +613,7 @@ impl CatalogEngine {
                         child.entity_ref
                     )));
                 }
-                let entity = serde_json::from_str(&child.text)
+                let entity = serde_json::from_str(&unpacker.text(&child.text)?)
                     .map_err(|e| BackendError::internal(format!("{}: {e}", child.entity_ref)))?;
                 queue.push_back(entity);
             }

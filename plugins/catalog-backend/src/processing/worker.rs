@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::mutations::stored_refresh_key;
 use super::orchestrator::{Child, Outcome, ProcessingErrorBody};
 use super::sql::{Arg, col, exec, exec_in, fetch, fetch_in, insert_rows, opt, tuples};
+use super::texts::Unpacker;
 use crate::db::{
     Tx, defer_relation_index, enqueue_stitch, limit_wal, now_ms, restore_relation_index,
 };
@@ -644,31 +645,31 @@ impl CatalogEngine {
         }
         // A slice of children at a time: the arguments copy every child's text,
         // and a Location of a bulk load brings the whole catalog.
+        let mut unpacker = Unpacker::default();
         for slice in inserts.chunks(CHILD_INSERT_SLICE) {
+            let mut rows = Vec::with_capacity(slice.len());
+            for c in slice {
+                rows.push(vec![
+                    // Time-ordered ids (UUIDv7): rows keyed by entity id (the
+                    // state's primary key, relations, final entities) are then
+                    // appended to their indexes instead of landing on random pages.
+                    Arg::Text(uuid::Uuid::now_v7().to_string()),
+                    Arg::from(&c.entity_ref),
+                    Arg::Text(unpacker.text(&c.text)?),
+                    Arg::from(&c.hash),
+                    Arg::from("[]"),
+                    Arg::from(&c.location_key),
+                    Arg::Int(now),
+                    Arg::Int(now),
+                ]);
+            }
             insert_rows(
                 tx,
                 "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, unprocessed_hash, errors, \
                  location_key, next_update_at, last_discovery_at) VALUES ",
                 "ON CONFLICT (entity_ref) DO NOTHING",
                 8,
-                slice
-                    .iter()
-                    .map(|c| {
-                        vec![
-                            // Time-ordered ids (UUIDv7): rows keyed by entity id (the
-                            // state's primary key, relations, final entities) are then
-                            // appended to their indexes instead of landing on random pages.
-                            Arg::Text(uuid::Uuid::now_v7().to_string()),
-                            Arg::from(&c.entity_ref),
-                            Arg::from(&c.text),
-                            Arg::from(&c.hash),
-                            Arg::from("[]"),
-                            Arg::from(&c.location_key),
-                            Arg::Int(now),
-                            Arg::Int(now),
-                        ]
-                    })
-                    .collect(),
+                rows,
             )
             .await?;
         }
@@ -680,7 +681,7 @@ impl CatalogEngine {
                  WHERE entity_ref = $5 AND (location_key IS NULL OR location_key = $3)"
                     .to_owned(),
                 vec![
-                    Arg::from(&child.text),
+                    Arg::Text(unpacker.text(&child.text)?),
                     Arg::from(&child.hash),
                     Arg::from(&child.location_key),
                     Arg::Int(now),

@@ -621,6 +621,31 @@ async fn a_large_location_reports_its_broken_entities_in_file_order() {
             refs.len()
         );
         assert_eq!(refs.len(), 150 + 500 + 2, "[{db}] rows");
+        // Each row holds its own entity (the children of a file are packed
+        // together until they are written), annotated with its own file.
+        for (i, file) in [
+            (0, "first.yaml"),
+            (149, "first.yaml"),
+            (600, "second.yaml"),
+            (1_099, "second.yaml"),
+        ] {
+            let stored = f
+                .column(&format!(
+                    "SELECT unprocessed_entity FROM refresh_state WHERE entity_ref = 'component:default/service-{i}'"
+                ))
+                .await;
+            let entity: Value = serde_json::from_str(&stored[0]).expect("stored JSON");
+            assert_eq!(
+                entity["metadata"]["name"],
+                json!(format!("service-{i}")),
+                "[{db}]"
+            );
+            assert_eq!(
+                entity["metadata"]["annotations"]["backstage.io/managed-by-location"],
+                json!(f.file_ref(file)),
+                "[{db}]"
+            );
+        }
         f.cleanup().await;
     }
 }
