@@ -57,11 +57,13 @@ impl ApiState {
         self.sync.as_ref().is_some_and(|s| !s.is_ready())
     }
 
-    /// Returns once the index holds the whole catalog.
-    pub(crate) async fn wait_ready(&self) {
+    /// Returns once the index holds the whole catalog (fails when the backend
+    /// shuts down first).
+    pub(crate) async fn wait_ready(&self) -> Result<(), ApiError> {
         if let Some(sync) = &self.sync {
-            sync.wait_ready().await;
+            sync.wait_ready().await?;
         }
+        Ok(())
     }
 
     /// A shared read lock on the index.

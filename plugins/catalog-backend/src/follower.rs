@@ -10,7 +10,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use greenroom_backend_plugin_api::BackendError;
+use greenroom_backend_plugin_api::{BackendError, ErrorName};
 use greenroom_catalog_query::{CatalogIndex, IndexError, PreparedEntity};
 use serde_json::Value;
 use tokio::sync::watch;
@@ -33,14 +33,14 @@ const CANCEL_CHECK_EVERY: usize = 1_024;
 /// entity that could not be indexed. `None` when `cancel` fired first.
 fn build_index(
     texts: Vec<String>,
-    cancel: &CancellationToken,
+    cancel: &[CancellationToken],
 ) -> Option<(CatalogIndex, Vec<String>)> {
     let mut index = CatalogIndex::new();
     let mut problems = Vec::new();
     // One entity at a time, each text dropped once indexed: parsing them all first
     // would hold a tree of values for the whole catalog at once.
     for (i, text) in texts.into_iter().enumerate() {
-        if i % CANCEL_CHECK_EVERY == 0 && cancel.is_cancelled() {
+        if i % CANCEL_CHECK_EVERY == 0 && cancel.iter().any(CancellationToken::is_cancelled) {
             return None;
         }
         let prepared = serde_json::from_str::<Value>(&text)
@@ -70,6 +70,9 @@ pub struct IndexSync {
     index: SharedIndex,
     seq: tokio::sync::Mutex<i64>,
     ready: watch::Sender<bool>,
+    /// Cancelled when the backend begins to shut down: the load stops, and
+    /// requests waiting for it are answered at once.
+    stopping: CancellationToken,
 }
 
 impl IndexSync {
@@ -79,6 +82,7 @@ impl IndexSync {
             index,
             seq: tokio::sync::Mutex::new(seq),
             ready: watch::Sender::new(true),
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -88,6 +92,7 @@ impl IndexSync {
             index: Arc::new(RwLock::new(CatalogIndex::new())),
             seq: tokio::sync::Mutex::new(0),
             ready: watch::Sender::new(false),
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -101,11 +106,24 @@ impl IndexSync {
         *self.ready.borrow()
     }
 
-    /// Returns once the index is ready.
-    pub async fn wait_ready(&self) {
+    /// Returns once the index is ready; fails with `ServiceUnavailableError`
+    /// once the backend has begun to shut down without it.
+    pub async fn wait_ready(&self) -> Result<(), BackendError> {
         let mut ready = self.ready.subscribe();
-        // The sender lives as long as `self`, so the wait ends only by readiness.
-        let _ = ready.wait_for(|r| *r).await;
+        tokio::select! {
+            // The sender lives as long as `self`, so this ends only by readiness.
+            _ = ready.wait_for(|r| *r) => Ok(()),
+            () = self.stopping.cancelled() => Err(BackendError::new(
+                ErrorName::ServiceUnavailableError,
+                "The catalog is shutting down before its index was loaded",
+            )),
+        }
+    }
+
+    /// Stops a load under way and answers the requests waiting for it: called
+    /// when the backend begins to shut down, before it drains its requests.
+    pub fn stop_waiting(&self) {
+        self.stopping.cancel();
     }
 
     /// Loads every final entity into the index and catches up with the change
@@ -120,8 +138,8 @@ impl IndexSync {
         let mut seq = self.seq.lock().await;
         let started = std::time::Instant::now();
         let (snapshot_seq, texts) = engine.final_entities_snapshot().await?;
-        let token = cancel.clone();
-        let built = tokio::task::spawn_blocking(move || build_index(texts, &token))
+        let tokens = [cancel.clone(), self.stopping.clone()];
+        let built = tokio::task::spawn_blocking(move || build_index(texts, &tokens))
             .await
             .map_err(|e| BackendError::internal(format!("loading the catalog index: {e}")))?;
         let Some((loaded, problems)) = built else {
@@ -226,6 +244,7 @@ pub fn follow(
         while !sync.is_ready() {
             let result = tokio::select! {
                 () = shutdown.cancelled() => return,
+                () = sync.stopping.cancelled() => return,
                 result = sync.load(&engine, &shutdown) => result,
             };
             match result {

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use greenroom_backend_plugin_api::services::{
-    DATABASE, Frequency, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG, SCHEDULER, TaskDefinition,
-    TaskScope,
+    DATABASE, Frequency, HTTP_ROUTER, LIFECYCLE, LOGGER, ROOT_CONFIG, ROOT_LIFECYCLE, SCHEDULER,
+    TaskDefinition, TaskScope,
 };
 use greenroom_backend_plugin_api::{BackendError, BackendPlugin};
 use greenroom_plugin_catalog_node::{
@@ -74,6 +74,14 @@ pub fn plugin() -> BackendPlugin {
             let sync = Arc::new(follower::IndexSync::loading());
             let index = Arc::clone(sync.index());
 
+            // Requests waiting for the index must not hold up the drain of
+            // in-flight requests when the backend stops during the load.
+            let stopping = Arc::clone(&sync);
+            env.get(&ROOT_LIFECYCLE)
+                .await?
+                .add_before_shutdown_hook(Box::new(move || {
+                    Box::pin(async move { stopping.stop_waiting() })
+                }));
             let shutdown = CancellationToken::new();
             let tasks = vec![
                 engine.start_processing(shutdown.clone()),

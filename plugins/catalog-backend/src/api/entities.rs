@@ -173,7 +173,7 @@ pub(crate) async fn list(State(state): State<Arc<ApiState>>, uri: Uri) -> Handle
         after: q.one("after").map(str::to_owned),
     };
     let fields = parse_fields(q.all("fields")).map_err(query_error)?;
-    state.wait_ready().await;
+    state.wait_ready().await?;
     let page = state.index()?.list(&request).map_err(query_error)?;
     let mut out = Vec::with_capacity(page.items.len() * 512 + 2);
     entities_array(&mut out, &page.items, fields.as_ref())?;
@@ -212,7 +212,7 @@ async fn query_page(state: &ApiState, request: &QueryRequest, fields: Option<&Fi
     let page = match warm_page {
         Some(page) => page,
         None => {
-            state.wait_ready().await;
+            state.wait_ready().await?;
             state.index()?.query(request).map_err(query_error)?
         }
     };
@@ -477,7 +477,7 @@ async fn facets_response(
     facets: &[String],
     filter: Option<&EntityFilter>,
 ) -> Handler {
-    state.wait_ready().await;
+    state.wait_ready().await?;
     let counted = state.index()?.facets(facets, filter);
     let mut out = serde_json::Map::new();
     for (facet, buckets) in counted {

@@ -239,3 +239,38 @@ async fn catching_up_before_the_load_waits_for_the_load() {
         f.cleanup().await;
     }
 }
+
+/// When the backend begins to shut down during the load, requests waiting for
+/// the index are answered 503 at once, and the load stops.
+#[tokio::test]
+async fn waiting_requests_answer_503_when_the_backend_stops_during_the_load() {
+    for kind in TestDatabases::all() {
+        let f = Fixture::new(kind).await;
+        let db = f.name();
+        seed(&f).await;
+        let sync = Arc::new(IndexSync::loading());
+        let app = app(&f, &sync);
+        let pending = tokio::spawn(call(app.clone(), "GET", "/entity-facets?facet=kind", None));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!pending.is_finished(), "{db}: answered before the index");
+        sync.stop_waiting();
+        let (status, body) = pending.await.expect("task");
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{db}: {body}");
+        assert_eq!(
+            body["error"]["name"],
+            json!("ServiceUnavailableError"),
+            "{db}"
+        );
+        assert!(
+            !sync
+                .load(&f.engine, &CancellationToken::new())
+                .await
+                .expect("load"),
+            "{db}: a stopped load does not run"
+        );
+        // Reads the database answers still answer.
+        let (status, _) = call(app, "GET", "/entities/by-query?limit=2", None).await;
+        assert_eq!(status, StatusCode::OK, "{db}");
+        f.cleanup().await;
+    }
+}
