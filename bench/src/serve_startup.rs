@@ -87,6 +87,24 @@ fn total_items(port: u16, path: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Polls `path` every millisecond until its `totalItems` reaches `expected`.
+fn wait_for_total(
+    port: u16,
+    path: &str,
+    expected: u64,
+    deadline: Instant,
+    what: &str,
+) -> anyhow::Result<()> {
+    while total_items(port, path).is_none_or(|total| total < expected) {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{what} never answered with every entity"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
 fn spawn(binary: &Path, dir: &Path) -> anyhow::Result<Server> {
     let child = Command::new(binary)
         .args(["serve", "--config", "app-config.yaml"])
@@ -196,28 +214,11 @@ pub(crate) fn run(binary: &Path, rounds: usize, entities: usize) -> anyhow::Resu
         }
         samples.push(start.elapsed());
         if entities > 0 {
-            // The first catalog answer that counts every stored entity.
-            loop {
-                if total_items(port, FIRST_PAGE).is_some_and(|total| total >= expected) {
-                    break;
-                }
-                anyhow::ensure!(
-                    Instant::now() < deadline,
-                    "the catalog never answered with every entity"
-                );
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            // The first catalog answer that counts every stored entity, then
+            // the first one that needs the loaded index.
+            wait_for_total(port, FIRST_PAGE, expected, deadline, "the catalog")?;
             first_pages.push(start.elapsed());
-            loop {
-                if total_items(port, SORTED_PAGE).is_some_and(|total| total >= expected) {
-                    break;
-                }
-                anyhow::ensure!(
-                    Instant::now() < deadline,
-                    "the index never answered with every entity"
-                );
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            wait_for_total(port, SORTED_PAGE, expected, deadline, "the index")?;
             sorted_pages.push(start.elapsed());
             if first_pages.len() == rounds {
                 // The last start settles before its memory is read: the configured

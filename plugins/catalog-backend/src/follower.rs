@@ -76,16 +76,6 @@ pub struct IndexSync {
 }
 
 impl IndexSync {
-    /// An index already loaded up to change-log position `seq`.
-    pub fn new(index: SharedIndex, seq: i64) -> Self {
-        Self {
-            index,
-            seq: tokio::sync::Mutex::new(seq),
-            ready: watch::Sender::new(true),
-            stopping: CancellationToken::new(),
-        }
-    }
-
     /// An empty index that is not ready until [`IndexSync::load`] has run.
     pub fn loading() -> Self {
         Self {
