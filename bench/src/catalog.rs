@@ -22,6 +22,17 @@ pub(crate) enum Store {
     Postgres,
 }
 
+/// What sends a benchmark's read load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LoadClient {
+    /// The bench's own closed-loop client (`load.rs`), in this process: it
+    /// shares the two cores and the runtime with the server it measures.
+    Builtin,
+    /// `wrk` in its own process: a lighter client, closer to what the
+    /// issue's floors were measured with.
+    Wrk,
+}
+
 pub(crate) struct Options {
     pub(crate) entities: usize,
     /// Backends started on the same database (PostgreSQL for more than one).
@@ -29,6 +40,9 @@ pub(crate) struct Options {
     pub(crate) store: Store,
     pub(crate) connections: usize,
     pub(crate) requests: usize,
+    /// Seconds per endpoint under `wrk`.
+    pub(crate) seconds: u64,
+    pub(crate) client: LoadClient,
     /// Adds a group with 5k members and measures edit latency after ingest.
     pub(crate) latency: bool,
 }
@@ -302,10 +316,32 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
     let base = bases[0].clone();
     let client = reqwest::Client::new();
     let deadline = started + Duration::from_secs(900);
+    // With GREENROOM_BENCH_PROGRESS set, the ingest's timeline is printed twice a second:
+    // rows never processed, refs waiting to be stitched, final entities written.
+    let progress = std::env::var_os("GREENROOM_BENCH_PROGRESS").is_some();
+    let mut progress_tables = None;
+    let mut last_progress = Instant::now();
     for instance_base in &bases {
         loop {
             if total_items(&client, instance_base).await? >= expected {
                 break;
+            }
+            if progress && last_progress.elapsed() >= Duration::from_millis(500) {
+                last_progress = Instant::now();
+                if progress_tables.is_none() {
+                    progress_tables = Tables::open(&dir, postgres.as_ref()).await.ok();
+                }
+                if let Some(t) = &progress_tables
+                    && let Ok(p) = t.pending().await
+                {
+                    say(&format!(
+                        "  {:>6.1} s  unprocessed {:>7}  queued {:>7}  changes {:>7}",
+                        started.elapsed().as_secs_f64(),
+                        p.unprocessed,
+                        p.queued,
+                        p.changes
+                    ));
+                }
             }
             anyhow::ensure!(
                 Instant::now() < deadline,
@@ -409,10 +445,23 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
             }
         }
         let health = vec![format!("{base}/.backstage/health/v1/liveness")];
-        let baseline = load::run(&health, c, n).await?;
-        say(&format!(
-            "  load: {n} requests per row on {c} connections (p50, p99, requests/s)"
-        ));
+        let client_kind = options.client;
+        let seconds = options.seconds;
+        let measure = |urls: Vec<String>| async move {
+            match client_kind {
+                LoadClient::Builtin => load::run(&urls, c, n).await,
+                LoadClient::Wrk => load::run_wrk(&urls, c, seconds).await,
+            }
+        };
+        let baseline = measure(health).await?;
+        say(&match client_kind {
+            LoadClient::Builtin => {
+                format!("  load: {n} requests per row on {c} connections (p50, p99, requests/s)")
+            }
+            LoadClient::Wrk => format!(
+                "  load: wrk, {seconds} s per row on {c} connections, 2 threads (p50, p99, requests/s)"
+            ),
+        });
         let row = |label: &str, r: &load::LoadResult| {
             say(&format!(
                 "  {label:<28} p50 {:>7.3} ms  p99 {:>7.3} ms  {:>8.0} req/s  {:>5.2}x baseline p50",
@@ -423,18 +472,12 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
             ));
         };
         row("baseline: liveness", &baseline);
-        row("by-name", &load::run(&names, c, n).await?);
-        row(
-            "kind filter, page of 50",
-            &load::run(&kind_page, c, n).await?,
-        );
-        row(
-            "relations.ownedBy, page 50",
-            &load::run(&owned_by, c, n).await?,
-        );
-        row("facets: kind", &load::run(&facets, c, n).await?);
+        row("by-name", &measure(names).await?);
+        row("kind filter, page of 50", &measure(kind_page).await?);
+        row("relations.ownedBy, page 50", &measure(owned_by).await?);
+        row("facets: kind", &measure(facets).await?);
         if !cursors.is_empty() {
-            row("cursor pages of 50", &load::run(&cursors, c, n).await?);
+            row("cursor pages of 50", &measure(cursors).await?);
         }
         say(&format!(
             "  RSS after load                 {:>8.1} MiB",

@@ -51,6 +51,13 @@ enum Bench {
         /// Requests per measured endpoint; 0 skips the read load.
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
+        /// Seconds per measured endpoint under `wrk` (`--client wrk`).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// What sends the read load: this process's own client, or `wrk` in a
+        /// process of its own (`apt-get install wrk`).
+        #[arg(long, value_enum, default_value_t = catalog::LoadClient::Builtin)]
+        client: catalog::LoadClient,
         /// Adds a group with 5k members to the catalog and, after the ingest,
         /// measures edit latency (an edited user, the group's membership).
         #[arg(long)]
@@ -163,6 +170,8 @@ fn main() -> anyhow::Result<()> {
             instances,
             connections,
             requests,
+            seconds,
+            client,
             latency,
         } => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -173,6 +182,8 @@ fn main() -> anyhow::Result<()> {
                 store,
                 connections,
                 requests,
+                seconds,
+                client,
                 latency,
             })),
         Bench::CatalogSoak {

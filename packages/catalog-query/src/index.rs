@@ -68,6 +68,11 @@ impl IndexedEntity {
         self.text.len()
     }
 
+    /// Whether the text is held compressed, so that writing it costs a decompression.
+    pub fn is_compressed(&self) -> bool {
+        matches!(self.text, PackedText::Lz4 { .. })
+    }
+
     /// The entity reduced to the selected field paths (spec §3); only those paths are parsed
     /// (`Null` if the text cannot be read).
     pub fn project(&self, fields: &Fields) -> Value {

@@ -38,6 +38,8 @@ pub struct ApiState {
     pub index: Arc<RwLock<CatalogIndex>>,
     /// When set, write routes bring the index up to date before answering.
     pub sync: Option<Arc<crate::follower::IndexSync>>,
+    /// Decompressed texts of the index's entities read most, shared by the read routes.
+    pub hot_texts: greenroom_catalog_query::HotTexts,
 }
 
 impl ApiState {

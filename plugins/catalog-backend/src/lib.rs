@@ -131,6 +131,7 @@ pub fn plugin() -> BackendPlugin {
                 engine,
                 index,
                 sync: Some(sync),
+                hot_texts: greenroom_catalog_query::HotTexts::default(),
             }))
             .layer(axum::Extension(analysis));
             // The same router answers in-process callers of `catalog.service`,

@@ -9,6 +9,7 @@ mod facets;
 mod fields;
 mod filters;
 mod flatten;
+mod hot;
 mod list;
 mod predicates;
 mod property;

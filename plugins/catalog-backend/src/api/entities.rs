@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use greenroom_backend_plugin_api::BackendError;
 use greenroom_backend_plugin_api::http::ApiError;
 use greenroom_catalog_query::{
-    EntityFilter, Fields, FullTextFilter, IndexedEntity, ListRequest, OrderField, QueryError,
-    QueryRequest, TextError, parse_fields, parse_filter_params, parse_order, parse_order_field,
-    parse_predicate,
+    EntityFilter, Fields, FullTextFilter, HotTexts, IndexedEntity, ListRequest, OrderField,
+    QueryError, QueryRequest, TextError, parse_fields, parse_filter_params, parse_order,
+    parse_order_field, parse_predicate,
 };
 use serde_json::{Value, json};
 
@@ -119,13 +119,20 @@ fn unreadable(entity: &IndexedEntity, e: &TextError) -> ApiError {
 
 /// Appends entities to a JSON array body: their stored text (decompressed straight into
 /// `out`), or the projection.
+/// Appends one entity, whole (through `hot`, the cache of decompressed texts, when the
+/// entity comes from the shared index) or reduced to `fields`.
 fn push_entity(
     out: &mut Vec<u8>,
-    entity: &IndexedEntity,
+    entity: &Arc<IndexedEntity>,
     fields: Option<&Fields>,
+    hot: Option<&HotTexts>,
 ) -> Result<(), ApiError> {
     match fields {
-        None => entity.write_json(out).map_err(|e| unreadable(entity, &e))?,
+        None => match hot {
+            Some(hot) => hot.write_json(entity, out),
+            None => entity.write_json(out),
+        }
+        .map_err(|e| unreadable(entity, &e))?,
         Some(fields) => {
             let projected = entity.project(fields);
             out.extend_from_slice(
@@ -142,6 +149,7 @@ fn entities_array(
     out: &mut Vec<u8>,
     items: &[Arc<IndexedEntity>],
     fields: Option<&Fields>,
+    hot: Option<&HotTexts>,
 ) -> Result<(), ApiError> {
     if fields.is_none() {
         // Whole texts: reserve their exact size (and the commas) so that the body grows once.
@@ -152,7 +160,7 @@ fn entities_array(
         if i > 0 {
             out.push(b',');
         }
-        push_entity(out, entity, fields)?;
+        push_entity(out, entity, fields, hot)?;
     }
     out.push(b']');
     Ok(())
@@ -176,7 +184,12 @@ pub(crate) async fn list(State(state): State<Arc<ApiState>>, uri: Uri) -> Handle
     state.wait_ready().await?;
     let page = state.index()?.list(&request).map_err(query_error)?;
     let mut out = Vec::with_capacity(page.items.len() * 512 + 2);
-    entities_array(&mut out, &page.items, fields.as_ref())?;
+    entities_array(
+        &mut out,
+        &page.items,
+        fields.as_ref(),
+        Some(&state.hot_texts),
+    )?;
     let mut response = json_bytes(StatusCode::OK, out);
     if let Some(after) = page.next_after {
         let link = format!(
@@ -209,6 +222,9 @@ async fn query_page(state: &ApiState, request: &QueryRequest, fields: Option<&Fi
     } else {
         None
     };
+    // Entities of a page read from the database are made for this request only: caching
+    // their texts would only push out those of the shared index.
+    let hot = warm_page.is_none().then_some(&state.hot_texts);
     let page = match warm_page {
         Some(page) => page,
         None => {
@@ -218,7 +234,7 @@ async fn query_page(state: &ApiState, request: &QueryRequest, fields: Option<&Fi
     };
     let mut out = Vec::with_capacity(page.items.len() * 512 + 64);
     out.extend_from_slice(b"{\"items\":");
-    entities_array(&mut out, &page.items, fields)?;
+    entities_array(&mut out, &page.items, fields, hot)?;
     let mut page_info = serde_json::Map::new();
     if let Some(next) = page.next_cursor {
         page_info.insert("nextCursor".into(), Value::String(next));
@@ -375,11 +391,13 @@ pub(crate) async fn by_refs(
             filter,
         ])),
     };
-    let items = if state.warming() {
+    let warming = state.warming();
+    let items = if warming {
         warm::by_refs(&state, &refs, filter.as_ref()).await?
     } else {
         state.index()?.by_refs(&refs, filter.as_ref())
     };
+    let hot = (!warming).then_some(&state.hot_texts);
     let mut out = Vec::with_capacity(items.len() * 512 + 16);
     out.extend_from_slice(b"{\"items\":[");
     for (i, item) in items.iter().enumerate() {
@@ -387,7 +405,7 @@ pub(crate) async fn by_refs(
             out.push(b',');
         }
         match item {
-            Some(entity) => push_entity(&mut out, entity, fields.as_ref())?,
+            Some(entity) => push_entity(&mut out, entity, fields.as_ref(), hot)?,
             None => out.extend_from_slice(b"null"),
         }
     }
@@ -395,11 +413,13 @@ pub(crate) async fn by_refs(
     Ok(json_bytes(StatusCode::OK, out))
 }
 
-fn entity_response(entity: &IndexedEntity) -> Handler {
+fn entity_response(entity: &Arc<IndexedEntity>, hot: Option<&HotTexts>) -> Handler {
     let mut body = Vec::with_capacity(entity.json_len());
-    entity
-        .write_json(&mut body)
-        .map_err(|e| unreadable(entity, &e))?;
+    match hot {
+        Some(hot) => hot.write_json(entity, &mut body),
+        None => entity.write_json(&mut body),
+    }
+    .map_err(|e| unreadable(entity, &e))?;
     Ok(json_bytes(StatusCode::OK, body))
 }
 
@@ -410,13 +430,14 @@ pub(crate) async fn by_uid(
     Path(uid): Path<String>,
 ) -> Handler {
     parse_query(uri.query(), &[])?;
-    let found = if state.warming() {
+    let warming = state.warming();
+    let found = if warming {
         warm::by_uid(&state, &uid).await?
     } else {
         state.index()?.get_by_uid(&uid)
     };
     match found {
-        Some(entity) => entity_response(&entity),
+        Some(entity) => entity_response(&entity, (!warming).then_some(&state.hot_texts)),
         None => Err(ApiError(BackendError::not_found(format!(
             "No entity with uid {uid}"
         )))),
@@ -443,13 +464,14 @@ pub(crate) async fn by_name(
 ) -> Handler {
     parse_query(uri.query(), &[])?;
     let canonical = format!("{kind}:{namespace}/{name}").to_lowercase();
-    let found = if state.warming() {
+    let warming = state.warming();
+    let found = if warming {
         warm::by_ref(&state, &canonical).await?
     } else {
         state.index()?.get_by_ref(&canonical)
     };
     match found {
-        Some(entity) => entity_response(&entity),
+        Some(entity) => entity_response(&entity, (!warming).then_some(&state.hot_texts)),
         None => Err(ApiError(BackendError::not_found(format!(
             "No entity named '{name}' found, with kind '{kind}' in namespace '{namespace}'"
         )))),

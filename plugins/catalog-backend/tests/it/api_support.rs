@@ -145,6 +145,7 @@ impl Api {
             sync: None,
             engine,
             index: Arc::new(RwLock::new(index)),
+            hot_texts: greenroom_catalog_query::HotTexts::default(),
         });
         let app = Router::new()
             .nest("/api/catalog", router(state))

@@ -435,3 +435,105 @@ async fn optional_presence_survives_a_restart() {
         backend.stop().await;
     }
 }
+
+/// Forty components in one file, so that their texts are stored compressed and read through
+/// the cache of decompressed texts; `description` goes to the last one.
+fn many_components(description: &str) -> String {
+    (0..40)
+        .map(|i| {
+            let text = if i == 39 { description } else { "A component." };
+            format!(
+                "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: part-{i}\n  description: {text}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// Reads of one entity answered from the cache of decompressed texts never serve it as it
+/// was once a new version is in the index: by name, by ref and in a page.
+async fn hot_texts_follow_edits(database: Value, name: &str) {
+    let files = TestDir::new();
+    let file = files.path().join("parts.yaml");
+    std::fs::write(&file, many_components("First words.")).expect("write");
+    let config = json!({
+        "backend": { "database": database },
+        "catalog": {
+            "rules": [{ "allow": ["Component", "Location"] }],
+            "locations": [{ "type": "file", "target": file.display().to_string() }],
+        },
+    });
+    let backend = TestBackend::start(
+        config,
+        vec![greenroom_plugin_catalog_backend::plugin().into()],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: backend starts: {e}"));
+    let client = reqwest::Client::new();
+    let api = |path: &str| backend.url(&format!("/api/catalog{path}"));
+    let by_name = api("/entities/by-name/component/default/part-39");
+    let page = api("/entities/by-query?filter=metadata.name=part-39");
+    let refs = api("/entities/by-refs");
+    let descriptions = || async {
+        let (_, one) = get(&client, &by_name).await;
+        let (_, listed) = get(&client, &page).await;
+        let (_, found) = post(
+            &client,
+            &refs,
+            json!({"entityRefs": ["component:default/part-39"]}),
+        )
+        .await;
+        [
+            one["metadata"]["description"].clone(),
+            listed["items"][0]["metadata"]["description"].clone(),
+            found["items"][0]["metadata"]["description"].clone(),
+        ]
+    };
+    eventually("the components are served", || async {
+        descriptions().await
+            == [
+                json!("First words."),
+                json!("First words."),
+                json!("First words."),
+            ]
+    })
+    .await;
+    // Read again and again: kept in the cache by now.
+    for _ in 0..3 {
+        assert_eq!(descriptions().await[0], "First words.", "{name}");
+    }
+
+    std::fs::write(&file, many_components("Second words.")).expect("write");
+    post(
+        &client,
+        &api("/refresh"),
+        json!({"entityRef": "component:default/part-39"}),
+    )
+    .await;
+    eventually("the edit is served by name", || async {
+        descriptions().await[0] == "Second words."
+    })
+    .await;
+    // Once by-name serves the new version, every read does, every time.
+    for _ in 0..5 {
+        assert_eq!(
+            descriptions().await,
+            [
+                json!("Second words."),
+                json!("Second words."),
+                json!("Second words.")
+            ],
+            "{name}"
+        );
+    }
+    backend.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hot_texts_follow_edits_on_sqlite_and_postgres() {
+    let data = TestDir::new();
+    hot_texts_follow_edits(data.sqlite_database_config(), "sqlite").await;
+    let pg = TestPostgres::new();
+    hot_texts_follow_edits(pg.database_config(json!({})), "postgres").await;
+    pg.cleanup().await;
+}

@@ -47,6 +47,7 @@ fn app(engine: &Fixture, sync: &Arc<IndexSync>) -> Router {
         engine: Arc::clone(&engine.engine),
         index: Arc::clone(sync.index()),
         sync: Some(Arc::clone(sync)),
+        hot_texts: greenroom_catalog_query::HotTexts::default(),
     }))
 }
 
