@@ -68,6 +68,8 @@ struct Done {
     claimed: Claimed,
     outcome: Outcome,
     hash: String,
+    /// The processed entity's text as stored (its uid set), when it succeeded.
+    text: Option<String>,
 }
 
 impl CatalogEngine {
@@ -251,13 +253,17 @@ impl CatalogEngine {
         let count = claimed.len();
         let semaphore = Arc::new(Semaphore::new(CONCURRENCY));
         let mut tasks = JoinSet::new();
+        let parents = Arc::new(parents);
         for (i, item) in claimed.iter().enumerate() {
             let engine = self.clone();
             let semaphore = semaphore.clone();
+            let parents = parents.clone();
             let text = item.unprocessed.clone();
+            let entity_ref = item.entity_ref.clone();
+            let entity_id = item.entity_id.clone();
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
-                let outcome = match serde_json::from_str::<Value>(&text) {
+                let mut outcome = match serde_json::from_str::<Value>(&text) {
                     Ok(entity) => engine.process_entity(&entity).await,
                     Err(e) => Outcome {
                         errors: vec![ProcessingErrorBody {
@@ -268,28 +274,48 @@ impl CatalogEngine {
                         ..Outcome::default()
                     },
                 };
-                (i, outcome)
+                // The hash and the stored text are made here, on the processing tasks,
+                // rather than by the loop: there they held up the write of the
+                // previous batch, which the loop drives at the same time.
+                let hash = outcome.result_hash(
+                    parents
+                        .get(&entity_ref)
+                        .map_or(&[][..], Vec::as_slice),
+                );
+                let text = if outcome.ok() {
+                    outcome.entity.as_mut().map(|entity| {
+                        if let Some(metadata) =
+                            entity.get_mut("metadata").and_then(Value::as_object_mut)
+                        {
+                            metadata.insert("uid".to_owned(), Value::String(entity_id));
+                        }
+                        entity.to_string()
+                    })
+                } else {
+                    None
+                };
+                (i, (outcome, hash, text))
             });
         }
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
+        let mut outcomes: Vec<Option<(Outcome, String, Option<String>)>> =
+            (0..count).map(|_| None).collect();
         while let Some(joined) = tasks.join_next().await {
-            let (i, outcome) = joined
+            let (i, result) = joined
                 .map_err(|e| BackendError::internal(format!("processing task failed: {e}")))?;
             if let Some(slot) = outcomes.get_mut(i) {
-                *slot = Some(outcome);
+                *slot = Some(result);
             }
         }
         let done: Vec<Done> = claimed
             .into_iter()
             .zip(outcomes)
-            .filter_map(|(claimed, outcome)| {
-                let outcome = outcome?;
-                let empty = Vec::new();
-                let hash = outcome.result_hash(parents.get(&claimed.entity_ref).unwrap_or(&empty));
+            .filter_map(|(claimed, result)| {
+                let (outcome, hash, text) = result?;
                 Some(Done {
                     claimed,
                     outcome,
                     hash,
+                    text,
                 })
             })
             .collect();
@@ -469,12 +495,10 @@ impl CatalogEngine {
         for chunk in succeeded.chunks(100) {
             let mut args = Vec::with_capacity(chunk.len() * 3);
             for d in chunk {
-                let mut entity = d.outcome.entity.clone().unwrap_or(Value::Null);
-                if let Some(metadata) = entity.get_mut("metadata").and_then(Value::as_object_mut) {
-                    metadata.insert("uid".to_owned(), Value::String(d.claimed.entity_id.clone()));
-                }
                 args.push(Arg::from(&d.claimed.entity_id));
-                args.push(Arg::Text(entity.to_string()));
+                args.push(Arg::Text(
+                    d.text.clone().unwrap_or_else(|| "null".to_owned()),
+                ));
                 args.push(Arg::from(&d.hash));
             }
             let sql = format!(
