@@ -277,11 +277,8 @@ impl CatalogEngine {
                 // The hash and the stored text are made here, on the processing tasks,
                 // rather than by the loop: there they held up the write of the
                 // previous batch, which the loop drives at the same time.
-                let hash = outcome.result_hash(
-                    parents
-                        .get(&entity_ref)
-                        .map_or(&[][..], Vec::as_slice),
-                );
+                let hash =
+                    outcome.result_hash(parents.get(&entity_ref).map_or(&[][..], Vec::as_slice));
                 let text = if outcome.ok() {
                     outcome.entity.as_mut().map(|entity| {
                         if let Some(metadata) =
