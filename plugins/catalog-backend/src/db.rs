@@ -38,6 +38,10 @@ const MIGRATIONS: &[Migration] = &[
         include_str!("../migrations/0005_cheaper_writes.postgres.sql"),
     )
     .with_sqlite("SELECT 1"),
+    // PostgreSQL dropped the key in migration 5.
+    Migration::new(6, "no relations foreign key", "SELECT 1").with_sqlite(include_str!(
+        "../migrations/0006_relations_without_foreign_key.sqlite.sql"
+    )),
 ];
 
 /// Applies the catalog's migrations, and puts back the relations index a bulk
@@ -490,11 +494,15 @@ pub(crate) async fn enqueue_stitch(
         let tuples: Vec<String> = (0..chunk.len())
             .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
             .collect();
+        // A ref already queued keeps the earlier of its two times. The condition is
+        // on the update rather than in it, so that a row that already has the
+        // earlier time is left as it is instead of written again with the same
+        // value: during a bulk load every batch queues the groups and systems
+        // that most earlier batches queued already.
         let sql = format!(
             "INSERT INTO stitch_queue (entity_ref, next_stitch_at) VALUES {} \
-             ON CONFLICT (entity_ref) DO UPDATE SET next_stitch_at = CASE \
-             WHEN excluded.next_stitch_at < stitch_queue.next_stitch_at THEN excluded.next_stitch_at \
-             ELSE stitch_queue.next_stitch_at END",
+             ON CONFLICT (entity_ref) DO UPDATE SET next_stitch_at = excluded.next_stitch_at \
+             WHERE excluded.next_stitch_at < stitch_queue.next_stitch_at",
             tuples.join(", ")
         );
         on_tx!(tx, |conn| {
@@ -651,6 +659,97 @@ mod tests {
         limit_wal(db).await;
         assert_eq!(wal_size(db), again);
         test.cleanup().await;
+    }
+
+    /// Runs `sql` on either database; true when it succeeded.
+    async fn try_exec(db: &Database, sql: &str) -> bool {
+        match db {
+            Database::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(pool)
+                .await
+                .is_ok(),
+            Database::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(pool)
+                .await
+                .is_ok(),
+        }
+    }
+
+    #[tokio::test]
+    async fn relations_lose_their_foreign_key_and_keep_their_rows() {
+        for kind in [TestDatabaseKind::Sqlite, TestDatabaseKind::Postgres] {
+            let test = TestDatabases::init(kind).await;
+            let db = test.database();
+            // The schema before migrations 5 and 6: a relation needs its entity.
+            run_migrations(db, MIGRATIONS_TABLE, &MIGRATIONS[..4])
+                .await
+                .expect("migrations 1-4");
+            let (on_sqlite, orphan) = (
+                !db.is_postgres(),
+                "INSERT INTO relations (originating_entity_id, source_entity_ref, type, target_entity_ref) \
+                 VALUES ('nobody', 'component:default/x', 'ownedBy', 'group:default/y')",
+            );
+            if on_sqlite {
+                // Foreign keys are checked on the catalog's connections.
+                assert!(try_exec(db, "PRAGMA foreign_keys = ON").await);
+            }
+            assert!(
+                try_exec(
+                    db,
+                    "INSERT INTO refresh_state (entity_id, entity_ref, unprocessed_entity, unprocessed_hash, \
+                     next_update_at, last_discovery_at) VALUES ('e1', 'component:default/a', '{}', 'h', 0, 0)"
+                )
+                .await
+            );
+            assert!(
+                try_exec(
+                    db,
+                    "INSERT INTO relations (originating_entity_id, source_entity_ref, type, target_entity_ref) \
+                     VALUES ('e1', 'component:default/a', 'ownedBy', 'group:default/t')"
+                )
+                .await
+            );
+            assert!(
+                !try_exec(db, orphan).await,
+                "{kind:?}: the key holds before"
+            );
+
+            migrate(db).await.expect("every migration");
+            assert!(try_exec(db, orphan).await, "{kind:?}: no key after");
+            let count = |sql: &'static str| async move {
+                match db {
+                    Database::Sqlite(pool) => {
+                        sqlx::query_as::<_, (i64,)>(sql).fetch_one(pool).await
+                    }
+                    Database::Postgres(pool) => {
+                        sqlx::query_as::<_, (i64,)>(sql).fetch_one(pool).await
+                    }
+                }
+                .expect("count")
+                .0
+            };
+            assert_eq!(
+                count(
+                    "SELECT COUNT(*) FROM relations WHERE originating_entity_id = 'e1' \
+                       AND target_entity_ref = 'group:default/t'"
+                )
+                .await,
+                1,
+                "{kind:?}: the stored relation stays"
+            );
+            if on_sqlite {
+                assert_eq!(
+                    count(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN \
+                           ('relations_originating_entity_id', 'relations_source_entity_ref')"
+                    )
+                    .await,
+                    2,
+                    "both indexes are made again"
+                );
+            }
+            test.cleanup().await;
+        }
     }
 
     #[test]

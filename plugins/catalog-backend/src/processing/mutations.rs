@@ -441,8 +441,7 @@ impl CatalogEngine {
         .collect();
         // After the rows themselves: on PostgreSQL a processing write that holds one
         // of them has committed by now, and what it wrote is seen and removed here.
-        // (SQLite's foreign key has removed them already; PostgreSQL has none, see
-        // migration 5.)
+        // (Relations carry no foreign key on either database: migrations 5 and 6.)
         exec_in(
             tx,
             "DELETE FROM relations WHERE originating_entity_id IN ({})",

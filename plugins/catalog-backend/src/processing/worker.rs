@@ -484,8 +484,8 @@ impl CatalogEngine {
         let parent_refs: Vec<String> = seen.iter().map(|d| d.claimed.entity_ref.clone()).collect();
 
         // Processed entities. The update reports the rows it found: an entity
-        // deleted since it was claimed gets no relations (PostgreSQL has no
-        // foreign key on them; see migration 5). On PostgreSQL the update also
+        // deleted since it was claimed gets no relations (they carry no foreign
+        // key on either database; see migrations 5 and 6). On PostgreSQL the update also
         // locks each row it found until commit, so a deletion waits for this write
         // and then removes the relations written here as well.
         let mut live: HashSet<String> = HashSet::with_capacity(succeeded.len());

@@ -458,8 +458,8 @@ async fn delete_by_uid() {
             edges.is_empty(),
             "{db}: edges of the deleted entity go: {edges:?}"
         );
-        // PostgreSQL has no foreign key to cascade this (migration 5): the
-        // deletion itself removes what the entity's processing wrote.
+        // Neither database has a foreign key to cascade this (migrations 5 and
+        // 6): the deletion itself removes what the entity's processing wrote.
         let written = strings(
             f.db(),
             "SELECT type FROM relations WHERE originating_entity_id = $1",
