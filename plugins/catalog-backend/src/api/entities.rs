@@ -117,8 +117,6 @@ fn unreadable(entity: &IndexedEntity, e: &TextError) -> ApiError {
     )))
 }
 
-/// Appends entities to a JSON array body: their stored text (decompressed straight into
-/// `out`), or the projection.
 /// Appends one entity, whole (through `hot`, the cache of decompressed texts, when the
 /// entity comes from the shared index) or reduced to `fields`.
 fn push_entity(
