@@ -138,8 +138,10 @@ impl HotTexts {
 
 impl Shard {
     /// Records a miss of `key`; true when it was missed before and should now be kept.
+    /// A key stays among the ghosts when it is kept (until it ages out with the others),
+    /// so that the ghosts and their order always hold the same keys, once each.
     fn seen_once(&mut self, key: usize, max_ghosts: usize) -> bool {
-        if self.ghosts.remove(&key) {
+        if self.ghosts.contains(&key) {
             return true;
         }
         if max_ghosts == 0 {
