@@ -6,35 +6,20 @@ use std::sync::Arc;
 use greenroom_catalog_query::{CatalogIndex, HotTexts, IndexedEntity};
 use serde_json::{Value, json};
 
-use crate::support::entity;
+use crate::texts::component;
 
-fn component(i: usize, description: &str) -> Value {
-    entity(
-        "Component",
-        &format!("component-{i}"),
-        &format!("c-{i:06}"),
-        json!({
-            "metadata": {
-                "description": description,
-                "annotations": {
-                    "backstage.io/managed-by-location": format!("file:/srv/catalog/part-{:04}.yaml", i / 50),
-                    "backstage.io/managed-by-origin-location": "file:/srv/catalog/catalog-info.yaml",
-                },
-                "tags": ["rust", format!("team-{}", i % 7)],
-            },
-            "spec": {"type": "service", "lifecycle": "production", "owner": format!("team-{}", i % 7)},
-            "relations": [{"type": "ownedBy", "targetRef": format!("group:default/team-{}", i % 7)}],
-        }),
-    )
+/// `texts.rs`'s component `i` with another description.
+fn rewritten(i: usize, description: &str) -> Value {
+    let mut entity = component(i);
+    entity["metadata"]["description"] = json!(description);
+    entity
 }
 
 /// An index of `n` components, enough of them for their texts to be compressed.
 fn index_of(n: usize) -> CatalogIndex {
     let mut index = CatalogIndex::new();
     for i in 0..n {
-        index
-            .upsert(component(i, &format!("Component {i} does useful work.")))
-            .expect("valid entity");
+        index.upsert(component(i)).expect("valid entity");
     }
     index
 }
@@ -91,7 +76,7 @@ fn an_updated_entity_is_never_served_its_old_text() {
         assert_eq!(through(&hot, &old), old_text);
     }
     index
-        .upsert(component(150, "Rewritten: it now does other work."))
+        .upsert(rewritten(150, "Rewritten: it now does other work."))
         .expect("valid entity");
     let new = get(&index, 150);
     let new_text = direct(&new);
@@ -171,7 +156,7 @@ fn texts_stored_uncompressed_or_a_cache_of_no_room_are_passed_through() {
     let mut index = CatalogIndex::new();
     index.set_text_compression(false);
     for i in 0..100 {
-        index.upsert(component(i, "plain")).expect("valid entity");
+        index.upsert(component(i)).expect("valid entity");
     }
     let hot = HotTexts::new(1024 * 1024);
     let raw = get(&index, 99);

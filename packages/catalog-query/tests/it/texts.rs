@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::support::entity;
 
 /// A component shaped like a processed catalog entity: annotations, tags, relations.
-fn component(i: usize) -> Value {
+pub(crate) fn component(i: usize) -> Value {
     let kind = ["service", "website", "library"][i % 3];
     entity(
         "Component",

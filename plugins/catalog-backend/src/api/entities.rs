@@ -117,8 +117,21 @@ fn unreadable(entity: &IndexedEntity, e: &TextError) -> ApiError {
     )))
 }
 
-/// Appends one entity, whole (through `hot`, the cache of decompressed texts, when the
-/// entity comes from the shared index) or reduced to `fields`.
+/// Appends the whole text of one entity: through `hot`, the cache of decompressed texts,
+/// when the entity comes from the shared index.
+fn push_text(
+    out: &mut Vec<u8>,
+    entity: &Arc<IndexedEntity>,
+    hot: Option<&HotTexts>,
+) -> Result<(), ApiError> {
+    match hot {
+        Some(hot) => hot.write_json(entity, out),
+        None => entity.write_json(out),
+    }
+    .map_err(|e| unreadable(entity, &e))
+}
+
+/// Appends one entity, whole (see [`push_text`]) or reduced to `fields`.
 fn push_entity(
     out: &mut Vec<u8>,
     entity: &Arc<IndexedEntity>,
@@ -126,11 +139,7 @@ fn push_entity(
     hot: Option<&HotTexts>,
 ) -> Result<(), ApiError> {
     match fields {
-        None => match hot {
-            Some(hot) => hot.write_json(entity, out),
-            None => entity.write_json(out),
-        }
-        .map_err(|e| unreadable(entity, &e))?,
+        None => push_text(out, entity, hot)?,
         Some(fields) => {
             let projected = entity.project(fields);
             out.extend_from_slice(
@@ -413,11 +422,7 @@ pub(crate) async fn by_refs(
 
 fn entity_response(entity: &Arc<IndexedEntity>, hot: Option<&HotTexts>) -> Handler {
     let mut body = Vec::with_capacity(entity.json_len());
-    match hot {
-        Some(hot) => hot.write_json(entity, &mut body),
-        None => entity.write_json(&mut body),
-    }
-    .map_err(|e| unreadable(entity, &e))?;
+    push_text(&mut body, entity, hot)?;
     Ok(json_bytes(StatusCode::OK, body))
 }
 

@@ -40,6 +40,16 @@ async fn post(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) 
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// A whole backend with the catalog plugin on `config`; `what` names it in a failure.
+async fn start_catalog(config: Value, what: &str) -> TestBackend {
+    TestBackend::start(
+        config,
+        vec![greenroom_plugin_catalog_backend::plugin().into()],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{what}: backend starts: {e}"))
+}
+
 /// Polls `check` every 100 ms for up to 20 s.
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
@@ -78,12 +88,7 @@ async fn run(database: Value, name: &str) {
             "orphanStrategy": "keep",
         },
     });
-    let backend = TestBackend::start(
-        config,
-        vec![greenroom_plugin_catalog_backend::plugin().into()],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{name}: backend starts: {e}"));
+    let backend = start_catalog(config, name).await;
     let client = reqwest::Client::new();
     let api = |path: &str| backend.url(&format!("/api/catalog{path}"));
 
@@ -296,18 +301,8 @@ async fn two_instances_on_one_postgres_ingest_one_catalog() {
             "locations": [{ "type": "file", "target": root.display().to_string() }],
         },
     });
-    let first = TestBackend::start(
-        config.clone(),
-        vec![greenroom_plugin_catalog_backend::plugin().into()],
-    )
-    .await
-    .expect("first instance starts");
-    let second = TestBackend::start(
-        config,
-        vec![greenroom_plugin_catalog_backend::plugin().into()],
-    )
-    .await
-    .expect("second instance starts");
+    let first = start_catalog(config.clone(), "first instance").await;
+    let second = start_catalog(config, "second instance").await;
     let client = reqwest::Client::new();
     // The groups, the components, the root Location and the generated one.
     let expected = TEAMS * (PER_TEAM + 1) + 2;
@@ -394,12 +389,7 @@ async fn optional_presence_survives_a_restart() {
     let target = format!("{}/not-yet.yaml", remote.base);
     let mut location_ref = String::new();
     for round in 0..2 {
-        let backend = TestBackend::start(
-            config.clone(),
-            vec![greenroom_plugin_catalog_backend::plugin().into()],
-        )
-        .await
-        .expect("backend starts");
+        let backend = start_catalog(config.clone(), "backend").await;
         let api = |path: &str| backend.url(&format!("/api/catalog{path}"));
         if round == 0 {
             let (status, created) = post(
@@ -463,12 +453,7 @@ async fn hot_texts_follow_edits(database: Value, name: &str) {
             "locations": [{ "type": "file", "target": file.display().to_string() }],
         },
     });
-    let backend = TestBackend::start(
-        config,
-        vec![greenroom_plugin_catalog_backend::plugin().into()],
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{name}: backend starts: {e}"));
+    let backend = start_catalog(config, name).await;
     let client = reqwest::Client::new();
     let api = |path: &str| backend.url(&format!("/api/catalog{path}"));
     let by_name = api("/entities/by-name/component/default/part-39");
