@@ -146,3 +146,25 @@ impl std::fmt::Debug for CatalogEngine {
             .finish_non_exhaustive()
     }
 }
+
+/// Processing loops and stitch workers started per kind on PostgreSQL. Each
+/// loop spends much of a batch waiting for the server's answer to one
+/// statement after another, so a second loop keeps both the server and the
+/// processors busy meanwhile: a 100k load on this 2-core machine went from
+/// 35.2 to 26–28 s with two of each, and a third added nothing. Concurrent
+/// loops are safe for the same reasons as concurrent instances: claims skip
+/// locked rows and writers lock shared rows in ref order.
+const POSTGRES_WORKERS: usize = 2;
+
+impl CatalogEngine {
+    /// How many processing loops, and how many stitch workers, this instance
+    /// runs. SQLite takes one writer at a time, and a second loop there only
+    /// queues for the lock (no gain in five alternated 100k runs).
+    pub(crate) fn workers_per_kind(&self) -> usize {
+        if self.db.is_postgres() {
+            POSTGRES_WORKERS
+        } else {
+            1
+        }
+    }
+}

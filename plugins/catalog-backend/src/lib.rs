@@ -83,11 +83,15 @@ pub fn plugin() -> BackendPlugin {
                     Box::pin(async move { stopping.stop_waiting() })
                 }));
             let shutdown = CancellationToken::new();
-            let tasks = vec![
-                engine.start_processing(shutdown.clone()),
-                engine.start_stitching(shutdown.clone()),
-                follower::follow(Arc::clone(&engine), Arc::clone(&sync), shutdown.clone()),
-            ];
+            let mut tasks = vec![follower::follow(
+                Arc::clone(&engine),
+                Arc::clone(&sync),
+                shutdown.clone(),
+            )];
+            for _ in 0..engine.workers_per_kind() {
+                tasks.push(engine.start_processing(shutdown.clone()));
+                tasks.push(engine.start_stitching(shutdown.clone()));
+            }
             env.get(&LIFECYCLE)
                 .await?
                 .add_shutdown_hook(Box::new(move || {

@@ -209,6 +209,12 @@ fn stringify_and_compare() {
         "a:ns/b",
         "RF21b"
     );
+    // Text beyond ASCII is lower-cased per character, as before the ASCII path.
+    assert_eq!(
+        stringify_entity_ref("Gruppe", Some("ÄRGER"), "ΣTRASSE-Ö"),
+        "gruppe:ärger/σtrasse-ö",
+        "RF21c"
+    );
 
     let rows = [
         (

@@ -29,7 +29,7 @@ use serde_json::{Map, Value, json};
 
 use super::sql::{Arg, fetch_pool};
 use super::texts::{self, ChildText, Unpacker};
-use crate::db::hash_json;
+use crate::db::{hash_json, hash_json_object};
 use crate::engine::CatalogEngine;
 use crate::parallel::map_on_cores;
 
@@ -157,15 +157,20 @@ impl Outcome {
             list.update(child.location_key.as_bytes());
             list.update(b"\n");
         }
-        let children = list.digest().to_string();
-        hash_json(&json!({
-            "errors": self.errors,
-            "entity": self.entity,
-            "children": children,
-            "relations": self.relations,
-            "refreshKeys": self.refresh_keys,
-            "parents": parents,
-        }))
+        let children = Value::String(list.digest().to_string());
+        let errors = json!(self.errors);
+        let relations = json!(self.relations);
+        let refresh_keys = json!(self.refresh_keys);
+        let parents = json!(parents);
+        let entity = self.entity.as_ref().unwrap_or(&Value::Null);
+        hash_json_object(&mut [
+            ("errors", &errors),
+            ("entity", entity),
+            ("children", &children),
+            ("relations", &relations),
+            ("refreshKeys", &refresh_keys),
+            ("parents", &parents),
+        ])
     }
 }
 

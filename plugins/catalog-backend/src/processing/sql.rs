@@ -52,18 +52,55 @@ impl From<i64> for Arg {
 
 /// `$start, $start+1, ...` for an `IN (...)` list of `n` values.
 pub(crate) fn list(start: usize, n: usize) -> String {
-    (0..n)
-        .map(|i| format!("${}", start + i))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::with_capacity(n * 8);
+    push_list(&mut out, start, n);
+    out
 }
 
 /// `($1, $2), ($3, $4), ...` for `rows` tuples of `cols` values.
 pub(crate) fn tuples(start: usize, rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| format!("({})", list(start + r * cols, cols)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    // Written into one buffer: a bulk load builds these for some 20,000 rows a
+    // batch, and a string per placeholder and per tuple made them 3 % of the
+    // load's CPU.
+    let mut out = String::with_capacity(rows * (cols * 8 + 4));
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        push_list(&mut out, start + r * cols, cols);
+        out.push(')');
+    }
+    out
+}
+
+fn push_list(out: &mut String, start: usize, n: usize) {
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push('$');
+        push_decimal(out, start + i);
+    }
+}
+
+/// Appends `n` in decimal without going through `fmt`.
+fn push_decimal(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        // `rest % 10` is below 10, so the cast cannot truncate.
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
 }
 
 macro_rules! bind_args {
@@ -221,4 +258,21 @@ pub(crate) async fn insert_rows(
         exec(tx, statement, chunk.into_iter().flatten().collect()).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{list, tuples};
+
+    #[test]
+    fn placeholders_are_numbered_from_start() {
+        assert_eq!(list(1, 0), "");
+        assert_eq!(list(9, 3), "$9, $10, $11");
+        assert_eq!(tuples(1, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(tuples(99, 1, 2), "($99, $100)");
+        let many = list(1, 2000);
+        assert!(many.starts_with("$1, $2, "));
+        assert!(many.ends_with(", $1999, $2000"));
+        assert_eq!(many.matches('$').count(), 2000);
+    }
 }
