@@ -29,6 +29,13 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pool size for SQLite files when `knexConfig.pool.max` is not set. WAL lets
 /// readers run beside the single writer.
 const SQLITE_FILE_DEFAULT_MAX: u32 = 4;
+/// Rows a SQLite connection's thread may hand over before the reader takes
+/// them. SQLite runs each connection on a thread of its own, and with sqlx's
+/// default of 50 a batch of 2,000 rows made that thread stop and wait for the
+/// reader forty times; a 100k catalog load was about 5 % faster with room for
+/// 4,096 (13.77 and 13.70 s against 14.44 and 14.57 s, alternated). At most
+/// that many rows are held beyond what the reader has taken.
+const SQLITE_ROW_BUFFER: usize = 4096;
 /// Attempts at creating a database or schema before giving up.
 const ENSURE_ATTEMPTS: u32 = 3;
 /// The maintenance database used to create plugin databases.
@@ -179,8 +186,16 @@ async fn open_sqlite(
             )
         }
     };
-    let options = options.foreign_keys(true).busy_timeout(SQLITE_BUSY_TIMEOUT);
+    let options = options
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .row_buffer_size(SQLITE_ROW_BUFFER);
+    // A connection to a file or to memory cannot go stale the way a network
+    // connection can, so the pool hands it out without pinging it first: the
+    // ping was a round trip to the connection's thread at every transaction,
+    // and on a busy machine waking that thread took up to 8 ms.
     let mut pool = SqlitePoolOptions::new()
+        .test_before_acquire(false)
         .max_connections(max)
         .min_connections(settings.pool.min.unwrap_or(0).min(max));
     if file.is_none() {
