@@ -28,8 +28,9 @@ const DRAIN_HORIZON_MS: i64 = 10_000;
 /// Attempts per batch: a PostgreSQL deadlock with a concurrent deletion aborts
 /// one transaction, and the batch is simply redone.
 const ATTEMPTS: usize = 3;
-/// Final-entity rows per multi-row insert (five parameters each).
-const WRITE_CHUNK: usize = 500;
+/// Final-entity rows per multi-row insert (five parameters each, 8,000 in
+/// all, as processing's inserts carry).
+const WRITE_CHUNK: usize = 1600;
 
 /// Claimed queue rows.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use sqlx::AssertSqlSafe;
 use crate::db::{Tx, on_tx};
 
 /// Refs per `IN (...)` list: far below either database's bind limit.
-pub(crate) const IN_CHUNK: usize = 1000;
+pub(crate) const IN_CHUNK: usize = 2000;
 
 /// `$start, $start+1, …` for `count` parameters.
 pub(crate) fn placeholders(start: usize, count: usize) -> String {
