@@ -36,6 +36,14 @@ const SQLITE_FILE_DEFAULT_MAX: u32 = 4;
 /// 4,096 (13.77 and 13.70 s against 14.44 and 14.57 s, alternated). At most
 /// that many rows are held beyond what the reader has taken.
 const SQLITE_ROW_BUFFER: usize = 4096;
+/// Prepared statements a SQLite connection keeps. Each is SQLite's compiled
+/// program for its text, and a multi-row insert of thousands of values
+/// compiles to a large one: with sqlx's default of 100 per connection, the
+/// catalog's connections kept some 40 MiB of them after a 100k load (idle RSS
+/// 257.0 MiB against 214.3 MiB with 8). The statements a workload repeats are
+/// few, and a 100k load was no slower with 16 (18.09 and 18.24 s against
+/// 19.85 and 18.56 s, alternated).
+const SQLITE_STATEMENT_CACHE: usize = 16;
 /// Attempts at creating a database or schema before giving up.
 const ENSURE_ATTEMPTS: u32 = 3;
 /// The maintenance database used to create plugin databases.
@@ -189,7 +197,8 @@ async fn open_sqlite(
     let options = options
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
-        .row_buffer_size(SQLITE_ROW_BUFFER);
+        .row_buffer_size(SQLITE_ROW_BUFFER)
+        .statement_cache_capacity(SQLITE_STATEMENT_CACHE);
     // A connection to a file or to memory cannot go stale the way a network
     // connection can, so the pool hands it out without pinging it first: the
     // ping was a round trip to the connection's thread at every transaction,
