@@ -18,7 +18,7 @@ mod mutations;
 mod orchestrator;
 mod processors;
 mod reader;
-mod sql;
+pub(crate) mod sql;
 mod texts;
 mod worker;
 

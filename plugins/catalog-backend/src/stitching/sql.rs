@@ -11,29 +11,12 @@ pub(crate) const IN_CHUNK: usize = 2000;
 
 /// `$start, $start+1, …` for `count` parameters.
 pub(crate) fn placeholders(start: usize, count: usize) -> String {
-    let mut out = String::with_capacity(count * 6);
-    for i in 0..count {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push('$');
-        out.push_str(&(start + i).to_string());
-    }
-    out
+    crate::processing::sql::list(start, count)
 }
 
 /// `($1, $2, …), ($n+1, …), …`: `rows` tuples of `width` parameters each.
 pub(crate) fn value_tuples(rows: usize, width: usize) -> String {
-    let mut out = String::with_capacity(rows * width * 6);
-    for row in 0..rows {
-        if row > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        out.push_str(&placeholders(1 + row * width, width));
-        out.push(')');
-    }
-    out
+    crate::processing::sql::tuples(1, rows, width)
 }
 
 /// Runs `template` (whose `{list}` becomes `$1, …, $n`) once per chunk of
