@@ -308,36 +308,14 @@ pub(crate) fn now_ms() -> i64 {
 /// Backstage hashes entities: the same content always gives the same hash,
 /// whatever the order its keys were written in.
 pub(crate) fn hash_json(value: &Value) -> String {
-    let mut sink = HashSink {
-        sha: sha1_smol::Sha1::new(),
-        buf: Vec::with_capacity(HASH_BUFFER),
-    };
-    write_sorted(value, &mut sink);
-    sink.flush();
-    sink.sha.digest().to_string()
+    HashSink::digest(|sink| write_sorted(value, sink))
 }
 
 /// [`hash_json`] of the object whose fields are `fields`, without building it:
 /// the result hash of a processed entity covers the entity and its outputs,
 /// and putting them in one `Value` copied the whole entity for every hash.
 pub(crate) fn hash_json_object(fields: &mut [(&str, &Value)]) -> String {
-    fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let mut sink = HashSink {
-        sha: sha1_smol::Sha1::new(),
-        buf: Vec::with_capacity(HASH_BUFFER),
-    };
-    sink.push(b"{");
-    for (i, (key, value)) in fields.iter().enumerate() {
-        if i > 0 {
-            sink.push(b",");
-        }
-        sink.string(key);
-        sink.push(b":");
-        write_sorted(value, &mut sink);
-    }
-    sink.push(b"}");
-    sink.flush();
-    sink.sha.digest().to_string()
+    HashSink::digest(|sink| write_object(fields, sink))
 }
 
 /// Bytes gathered before they are fed to SHA-1: hashing in larger slices is
@@ -353,6 +331,17 @@ struct HashSink {
 }
 
 impl HashSink {
+    /// The SHA-1 hex of what `write` pushes.
+    fn digest(write: impl FnOnce(&mut HashSink)) -> String {
+        let mut sink = HashSink {
+            sha: sha1_smol::Sha1::new(),
+            buf: Vec::with_capacity(HASH_BUFFER),
+        };
+        write(&mut sink);
+        sink.flush();
+        sink.sha.digest().to_string()
+    }
+
     fn push(&mut self, bytes: &[u8]) {
         if self.buf.len() + bytes.len() > HASH_BUFFER {
             self.flush();
@@ -379,21 +368,27 @@ impl HashSink {
     }
 }
 
+/// An object of `entries`, its keys sorted, each value written sorted.
+fn write_object(entries: &mut [(&str, &Value)], out: &mut HashSink) {
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push(b"{");
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b",");
+        }
+        out.string(key);
+        out.push(b":");
+        write_sorted(value, out);
+    }
+    out.push(b"}");
+}
+
 fn write_sorted(value: &Value, out: &mut HashSink) {
     match value {
         Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push(b"{");
-            for (i, (key, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b",");
-                }
-                out.string(key);
-                out.push(b":");
-                write_sorted(v, out);
-            }
-            out.push(b"}");
+            let mut entries: Vec<(&str, &Value)> =
+                map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            write_object(&mut entries, out);
         }
         Value::Array(items) => {
             out.push(b"[");
