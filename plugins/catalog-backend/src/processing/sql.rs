@@ -246,6 +246,8 @@ pub(crate) async fn exec_in(
 
 /// Inserts rows of `cols` values each with multi-row `VALUES`, in chunks;
 /// `sql` is the statement up to and including `VALUES `, `suffix` follows the tuples.
+/// On PostgreSQL an insert without a suffix (no conflict clause) is sent as one
+/// `COPY` instead (see [`copy_rows`]).
 pub(crate) async fn insert_rows(
     tx: &mut Tx,
     sql: &str,
@@ -253,6 +255,11 @@ pub(crate) async fn insert_rows(
     cols: usize,
     rows: Vec<Vec<Arg>>,
 ) -> Result<(), BackendError> {
+    if suffix.is_empty()
+        && let Tx::Postgres(conn) = tx
+    {
+        return copy_rows(conn, sql, rows).await;
+    }
     let per_chunk = (CHUNK * 4 / cols.max(1)).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -263,9 +270,191 @@ pub(crate) async fn insert_rows(
     Ok(())
 }
 
+/// Bytes of COPY data sent to the server at a time.
+const COPY_SEND: usize = 256 * 1024;
+
+/// A plain multi-row insert (`INSERT INTO t (a, b) VALUES `) done with
+/// PostgreSQL's `COPY … FROM STDIN` instead: the server parses no statement and
+/// binds no parameters, which made the relation rows of a bulk load its most
+/// expensive statement. Only inserts without a conflict clause come here,
+/// since `COPY` has none.
+async fn copy_rows(
+    conn: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    insert: &str,
+    rows: Vec<Vec<Arg>>,
+) -> Result<(), BackendError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let target = copy_target(insert)
+        .ok_or_else(|| BackendError::internal(format!("not a plain insert statement: {insert}")))?;
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {target} FROM STDIN"))
+        .await?;
+    let mut buf = Vec::with_capacity(COPY_SEND + 4096);
+    for row in &rows {
+        copy_line(row, &mut buf);
+        if buf.len() >= COPY_SEND {
+            copy.send(std::mem::take(&mut buf)).await?;
+            buf.reserve(COPY_SEND + 4096);
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await?;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// `t (a, b)` from `INSERT INTO t (a, b) VALUES `.
+fn copy_target(insert: &str) -> Option<&str> {
+    let rest = insert.trim().strip_prefix("INSERT INTO ")?;
+    Some(rest.strip_suffix("VALUES")?.trim())
+}
+
+/// One row in COPY's text format: tab-separated, `\N` for null, and the
+/// format's escapes for backslash, tab, newline and carriage return.
+fn copy_line(row: &[Arg], buf: &mut Vec<u8>) {
+    for (i, arg) in row.iter().enumerate() {
+        if i > 0 {
+            buf.push(b'\t');
+        }
+        match arg {
+            Arg::Text(text) | Arg::OptText(Some(text)) => copy_escape(text, buf),
+            Arg::OptText(None) => buf.extend_from_slice(b"\\N"),
+            Arg::Int(n) => buf.extend_from_slice(n.to_string().as_bytes()),
+        }
+    }
+    buf.push(b'\n');
+}
+
+fn copy_escape(text: &str, buf: &mut Vec<u8>) {
+    for &b in text.as_bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            _ => buf.push(b),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{list, tuples};
+    use super::{Arg, copy_line, copy_target, insert_rows, list, tuples};
+    use crate::db::{Tx, migrate, on_pool};
+    use greenroom_backend_test_utils::database::TestDatabases;
+    use sqlx::Row;
+
+    #[test]
+    fn copy_lines_escape_what_the_text_format_reserves() {
+        let mut buf = Vec::new();
+        copy_line(
+            &[
+                Arg::Text("a\tb\\c\nd\re".to_owned()),
+                Arg::OptText(None),
+                Arg::Int(-42),
+                Arg::OptText(Some("é".to_owned())),
+            ],
+            &mut buf,
+        );
+        assert_eq!(buf, "a\\tb\\\\c\\nd\\re\t\\N\t-42\té\n".as_bytes());
+        assert_eq!(
+            copy_target("INSERT INTO relations (a, b) VALUES "),
+            Some("relations (a, b)")
+        );
+        assert_eq!(copy_target("UPDATE relations SET a = 1"), None);
+    }
+
+    /// Plain inserts go through `COPY` on PostgreSQL and a multi-row `VALUES`
+    /// on SQLite; both must store exactly what was given, in more rows than
+    /// one chunk or one send holds.
+    #[tokio::test]
+    async fn plain_inserts_store_every_row_as_given() {
+        for kind in TestDatabases::all() {
+            let test = TestDatabases::init(kind).await;
+            let db = test.database();
+            migrate(db).await.expect("migrate");
+            let awkward = "tab\there, line\nbreak, back\\slash, cr\r, quote' \"é\"";
+            let rows: Vec<Vec<Arg>> = (0..5000)
+                .map(|i| {
+                    vec![
+                        Arg::Text(format!("id-{i}")),
+                        Arg::Text(format!("component:default/c{i} {awkward}")),
+                        Arg::Text("ownedBy".to_owned()),
+                        Arg::Text(format!("group:default/g{}", i % 7)),
+                    ]
+                })
+                .collect();
+            let mut tx = Tx::begin(db).await.expect("begin");
+            insert_rows(
+                &mut tx,
+                "INSERT INTO relations (originating_entity_id, source_entity_ref, type, target_entity_ref) VALUES ",
+                "",
+                4,
+                rows,
+            )
+            .await
+            .expect("insert");
+            // A null goes in as SQL NULL, not as text.
+            insert_rows(
+                &mut tx,
+                "INSERT INTO refresh_state_references (source_key, source_entity_ref, target_entity_ref) VALUES ",
+                "",
+                3,
+                vec![vec![
+                    Arg::OptText(Some("provider".to_owned())),
+                    Arg::OptText(None),
+                    Arg::Text("component:default/c1".to_owned()),
+                ]],
+            )
+            .await
+            .expect("insert reference");
+            tx.commit().await.expect("commit");
+
+            let stored =
+                on_pool!(db, |pool| {
+                    sqlx::query(
+                "SELECT originating_entity_id, source_entity_ref, target_entity_ref FROM relations"
+            )
+            .fetch_all(pool)
+            .await
+            .expect("read")
+            .iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)))
+            .collect::<Vec<_>>()
+                });
+            assert_eq!(stored.len(), 5000, "{}", kind.name());
+            let nulls: i64 = on_pool!(db, |pool| sqlx::query(
+                "SELECT COUNT(*) FROM refresh_state_references \
+                 WHERE source_key = 'provider' AND source_entity_ref IS NULL"
+            )
+            .fetch_one(pool)
+            .await
+            .expect("count")
+            .get(0));
+            assert_eq!(nulls, 1, "{}", kind.name());
+            for (id, source, target) in stored {
+                let i: usize = id
+                    .strip_prefix("id-")
+                    .and_then(|n| n.parse().ok())
+                    .expect("id");
+                assert_eq!(
+                    source,
+                    format!("component:default/c{i} {awkward}"),
+                    "{}",
+                    kind.name()
+                );
+                assert_eq!(
+                    target,
+                    format!("group:default/g{}", i % 7),
+                    "{}",
+                    kind.name()
+                );
+            }
+        }
+    }
 
     #[test]
     fn placeholders_are_numbered_from_start() {
