@@ -413,9 +413,8 @@ mod tests {
             .expect("insert reference");
             tx.commit().await.expect("commit");
 
-            let stored =
-                on_pool!(db, |pool| {
-                    sqlx::query(
+            let stored = on_pool!(db, |pool| {
+                sqlx::query(
                 "SELECT originating_entity_id, source_entity_ref, target_entity_ref FROM relations"
             )
             .fetch_all(pool)
@@ -424,7 +423,7 @@ mod tests {
             .iter()
             .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)))
             .collect::<Vec<_>>()
-                });
+            });
             assert_eq!(stored.len(), 5000, "{}", kind.name());
             let nulls: i64 = on_pool!(db, |pool| sqlx::query(
                 "SELECT COUNT(*) FROM refresh_state_references \

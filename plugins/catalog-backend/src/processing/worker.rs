@@ -37,6 +37,9 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// Children inserted per call of `insert_rows`: bounds the copies of their texts
 /// that a write holds at once.
 const CHILD_INSERT_SLICE: usize = 4_000;
+/// Put-off stitches made due per transaction when a backlog ends: two stitch
+/// batches, so the stitchers have work while the next chunk is released.
+const RELEASE_CHUNK: i64 = 4_000;
 /// How far stitching is put off while a backlog is being processed (a full
 /// batch was claimed): far enough that the stitcher leaves those rows alone
 /// until the backlog is gone, when [`CatalogEngine::release_put_off_stitches`]
@@ -207,30 +210,65 @@ impl CatalogEngine {
         Ok(count)
     }
 
-    /// Makes the stitches a busy loop put off due now. Rows leased by a
-    /// stitcher (their time is at most a stitch lease ahead) are left alone; on
-    /// PostgreSQL rows are locked in ref order, as every other writer of the
-    /// queue locks them.
+    /// Makes the stitches a busy loop put off due now, [`RELEASE_CHUNK`] rows
+    /// a transaction, waking the stitch workers after each: they start on the
+    /// first rows while the rest are released (one statement for the whole
+    /// queue held them back for its whole run, and a stitcher that was not
+    /// woken slept out its idle poll). Rows leased by a stitcher (their time is
+    /// at most a stitch lease ahead of the moment each chunk is released) are
+    /// left alone; on PostgreSQL rows are locked in ref order, as every other
+    /// writer of the queue locks them.
     async fn release_put_off_stitches(&self) -> Result<(), BackendError> {
         // The stitches about to run read relations by source.
         restore_relation_index(&self.db).await?;
-        let now = now_ms();
         let lock = if self.db.is_postgres() {
-            " ORDER BY entity_ref FOR UPDATE"
+            " FOR UPDATE"
         } else {
             ""
         };
-        let mut tx = Tx::begin(&self.db).await?;
-        exec(
-            &mut tx,
-            format!(
-                "UPDATE stitch_queue SET next_stitch_at = $1 WHERE entity_ref IN (\
-                 SELECT entity_ref FROM stitch_queue WHERE next_stitch_at > $2{lock})"
-            ),
-            vec![Arg::Int(now), Arg::Int(now + STITCH_LEASE_MS)],
-        )
-        .await?;
-        tx.commit().await
+        // Chunks walk the queue in ref order from where the last one ended, so
+        // each reads only its own rows from the primary key.
+        let sql = format!(
+            "UPDATE stitch_queue SET next_stitch_at = $1 WHERE entity_ref IN (\
+             SELECT entity_ref FROM stitch_queue WHERE entity_ref > $2 AND next_stitch_at > $3 \
+             ORDER BY entity_ref LIMIT $4{lock}) RETURNING entity_ref"
+        );
+        let mut after = String::new();
+        loop {
+            // A fresh time per chunk: a row a stitcher leased since the last
+            // chunk is due at most a lease after now, so it is not taken back.
+            let now = now_ms();
+            let mut tx = Tx::begin(&self.db).await?;
+            let released = fetch(
+                &mut tx,
+                sql.clone(),
+                vec![
+                    Arg::Int(now),
+                    Arg::Text(after.clone()),
+                    Arg::Int(now + STITCH_LEASE_MS),
+                    Arg::Int(RELEASE_CHUNK),
+                ],
+                1,
+            )
+            .await?;
+            tx.commit().await?;
+            if released.is_empty() {
+                return Ok(());
+            }
+            self.wake.stitching.notify_waiters();
+            self.wake.stitching.notify_one();
+            if released.len() < usize::try_from(RELEASE_CHUNK).unwrap_or(usize::MAX) {
+                return Ok(());
+            }
+            match released
+                .into_iter()
+                .filter_map(|mut r| r.pop().flatten())
+                .max()
+            {
+                Some(last) => after = last,
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Claims a batch and reads the current parents of its entities; `None`
@@ -755,5 +793,101 @@ impl CatalogEngine {
             stitch.insert(d.claimed.entity_ref.clone());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::on_pool;
+    use crate::engine::OrphanStrategy;
+    use greenroom_backend_test_utils::database::TestDatabases;
+
+    /// More put-off rows than one release chunk holds all become due, rows a
+    /// stitcher leased keep their lease, and the stitchers are woken.
+    #[tokio::test]
+    async fn put_off_stitches_are_released_in_chunks_and_leases_kept() {
+        for kind in TestDatabases::all() {
+            let test = TestDatabases::init(kind).await;
+            let engine =
+                CatalogEngine::for_stitching_tests(test.database().clone(), OrphanStrategy::Keep)
+                    .await
+                    .expect("engine");
+            let db = &engine.db;
+            let now = now_ms();
+            let put_off = usize::try_from(RELEASE_CHUNK).expect("chunk") * 2 + 123;
+            let mut tx = Tx::begin(db).await.expect("begin");
+            let rows = (0..put_off)
+                .map(|i| {
+                    vec![
+                        Arg::Text(format!("component:default/c{i:05}")),
+                        Arg::Int(now + BUSY_STITCH_DELAY_MS),
+                        Arg::OptText(None),
+                    ]
+                })
+                .chain((0..7).map(|i| {
+                    vec![
+                        Arg::Text(format!("component:default/leased{i}")),
+                        Arg::Int(now + STITCH_LEASE_MS / 2),
+                        Arg::Text("ticket".to_owned()),
+                    ]
+                }))
+                .collect();
+            insert_rows(
+                &mut tx,
+                "INSERT INTO stitch_queue (entity_ref, next_stitch_at, stitch_ticket) VALUES ",
+                "",
+                3,
+                rows,
+            )
+            .await
+            .expect("queue");
+            tx.commit().await.expect("commit");
+
+            engine.release_put_off_stitches().await.expect("release");
+            let after = now_ms();
+            let counts = |sql: &'static str| async move {
+                let (n,): (i64,) = on_pool!(db, |pool| sqlx::query_as(sql)
+                    .fetch_one(pool)
+                    .await
+                    .expect("count"));
+                n
+            };
+            let due = on_pool!(db, |pool| sqlx::query_as::<_, (i64,)>(
+                "SELECT COUNT(*) FROM stitch_queue WHERE stitch_ticket IS NULL AND next_stitch_at <= $1"
+            )
+            .bind(after)
+            .fetch_one(pool)
+            .await
+            .expect("due"))
+            .0;
+            assert_eq!(
+                due,
+                i64::try_from(put_off).expect("count"),
+                "{}",
+                kind.name()
+            );
+            assert_eq!(
+                counts(
+                    "SELECT COUNT(*) FROM stitch_queue WHERE stitch_ticket = 'ticket' \
+                     AND next_stitch_at > 0"
+                )
+                .await,
+                7,
+                "{}",
+                kind.name()
+            );
+            let leased_at = on_pool!(db, |pool| sqlx::query_as::<_, (i64,)>(
+                "SELECT MIN(next_stitch_at) FROM stitch_queue WHERE stitch_ticket = 'ticket'"
+            )
+            .fetch_one(pool)
+            .await
+            .expect("leased"))
+            .0;
+            assert_eq!(leased_at, now + STITCH_LEASE_MS / 2, "{}", kind.name());
+            tokio::time::timeout(Duration::from_secs(1), engine.wake.stitching.notified())
+                .await
+                .expect("the stitchers were woken");
+        }
     }
 }
