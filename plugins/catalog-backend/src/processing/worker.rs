@@ -210,29 +210,38 @@ impl CatalogEngine {
         Ok(count)
     }
 
-    /// Makes the stitches a busy loop put off due now, [`RELEASE_CHUNK`] rows
-    /// a transaction, waking the stitch workers after each: they start on the
-    /// first rows while the rest are released (one statement for the whole
-    /// queue held them back for its whole run, and a stitcher that was not
-    /// woken slept out its idle poll). Rows leased by a stitcher (their time is
-    /// at most a stitch lease ahead of the moment each chunk is released) are
-    /// left alone; on PostgreSQL rows are locked in ref order, as every other
-    /// writer of the queue locks them.
+    /// Makes the stitches a busy loop put off due now and wakes the stitch
+    /// workers (a stitcher that was not woken slept out its idle poll). Rows
+    /// leased by a stitcher (their time is at most a stitch lease ahead) are
+    /// left alone.
+    ///
+    /// On PostgreSQL the rows are locked in ref order, as every other writer of
+    /// the queue locks them, and released [`RELEASE_CHUNK`] a transaction, the
+    /// stitchers woken after each: they start on the first rows while the rest
+    /// are released (one statement for the whole queue held them back for its
+    /// whole run: 0.9 of the time of a 100k load). SQLite has one writer, which
+    /// the stitchers would wait for anyway, so there one statement does it.
     async fn release_put_off_stitches(&self) -> Result<(), BackendError> {
         // The stitches about to run read relations by source.
         restore_relation_index(&self.db).await?;
-        let lock = if self.db.is_postgres() {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
+        if !self.db.is_postgres() {
+            let now = now_ms();
+            let mut tx = Tx::begin(&self.db).await?;
+            exec(
+                &mut tx,
+                "UPDATE stitch_queue SET next_stitch_at = $1 WHERE next_stitch_at > $2".to_owned(),
+                vec![Arg::Int(now), Arg::Int(now + STITCH_LEASE_MS)],
+            )
+            .await?;
+            tx.commit().await?;
+            self.wake.stitching.notify_one();
+            return Ok(());
+        }
         // Chunks walk the queue in ref order from where the last one ended, so
         // each reads only its own rows from the primary key.
-        let sql = format!(
-            "UPDATE stitch_queue SET next_stitch_at = $1 WHERE entity_ref IN (\
+        let sql = "UPDATE stitch_queue SET next_stitch_at = $1 WHERE entity_ref IN (\
              SELECT entity_ref FROM stitch_queue WHERE entity_ref > $2 AND next_stitch_at > $3 \
-             ORDER BY entity_ref LIMIT $4{lock}) RETURNING entity_ref"
-        );
+             ORDER BY entity_ref LIMIT $4 FOR UPDATE) RETURNING entity_ref";
         let mut after = String::new();
         loop {
             // A fresh time per chunk: a row a stitcher leased since the last
@@ -241,7 +250,7 @@ impl CatalogEngine {
             let mut tx = Tx::begin(&self.db).await?;
             let released = fetch(
                 &mut tx,
-                sql.clone(),
+                sql.to_owned(),
                 vec![
                     Arg::Int(now),
                     Arg::Text(after.clone()),
@@ -803,10 +812,10 @@ mod tests {
     use crate::engine::OrphanStrategy;
     use greenroom_backend_test_utils::database::TestDatabases;
 
-    /// More put-off rows than one release chunk holds all become due, rows a
-    /// stitcher leased keep their lease, and the stitchers are woken.
+    /// More put-off rows than one release chunk (PostgreSQL's) holds all become
+    /// due, rows a stitcher leased keep their lease, and the stitchers are woken.
     #[tokio::test]
-    async fn put_off_stitches_are_released_in_chunks_and_leases_kept() {
+    async fn put_off_stitches_are_all_released_and_leases_kept() {
         for kind in TestDatabases::all() {
             let test = TestDatabases::init(kind).await;
             let engine =
