@@ -43,7 +43,6 @@ fn print_masks_secrets_and_merges_files() {
     with.push("--with-secrets");
     let out = greenroom(&dir, &with, None);
     assert!(stdout(&out).contains("hunter2"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -71,7 +70,6 @@ fn check_names_the_bad_key() {
     let err = stderr(&out);
     assert!(err.contains("backend.listen.port"), "{err}");
     assert!(err.contains("backend.cache.store"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -80,7 +78,6 @@ fn check_fails_on_a_missing_config_file() {
     let out = greenroom(&dir, &["config", "check", "--config", "nope.yaml"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A config with secrets only the schema knows about, frontend values and
@@ -170,7 +167,6 @@ fn print_masks_values_the_schema_marks_secret() {
         with["backend"]["cache"]["connection"],
         "redis://cache-user:redis-pass-9@cache:6379"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -189,7 +185,6 @@ fn print_frontend_shows_only_frontend_values() {
     // Even with --with-secrets, --frontend never shows a secret.
     let printed = print_json(&dir, &["--frontend", "--with-secrets"]);
     assert!(!printed.to_string().contains("provider-secret-7"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `(case id, arguments, environment, exit code, stderr fragments)`.
@@ -341,7 +336,6 @@ fn check_exit_codes_follow_the_schema() {
         !err.contains("deprecated"),
         "warnings only with --deprecated: {err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -41,8 +41,9 @@ pub(crate) fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A fresh, empty temporary directory for one test.
-pub(crate) fn temp_dir(name: &str) -> PathBuf {
+/// A fresh, empty temporary directory for one test, removed with everything in
+/// it when the guard is dropped (also when the test fails).
+pub(crate) fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
         "greenroom-app-it-{}-{name}-{}",
         std::process::id(),
@@ -52,7 +53,30 @@ pub(crate) fn temp_dir(name: &str) -> PathBuf {
             .unwrap_or(0)
     ));
     std::fs::create_dir_all(&dir).expect("temp dir can be created");
-    dir
+    TempDir(dir)
+}
+
+/// See [`temp_dir`].
+pub(crate) struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 pub(crate) fn stdout(output: &Output) -> String {

@@ -136,5 +136,4 @@ fn a_new_plugin_builds_passes_its_tests_and_is_mounted() {
             "greenroom-plugin-tide-tables-backend",
         ],
     );
-    let _ = std::fs::remove_dir_all(&copy);
 }

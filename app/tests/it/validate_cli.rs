@@ -148,7 +148,6 @@ fn directories_skip_non_descriptors_and_honour_ignore_files() {
         "{}",
         stdout(&out)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -171,7 +170,6 @@ fn placeholders_may_not_leave_the_validated_folder() {
     // Validating from the parent folder makes the same file legal.
     let out = greenroom(&dir, &["validate", "."], None);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -202,5 +200,4 @@ fn an_entity_defined_twice_is_an_error_pointing_at_both() {
         "{text}"
     );
     assert!(text.contains("1 valid entity"), "{text}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
