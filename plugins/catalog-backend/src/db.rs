@@ -75,6 +75,17 @@ const RELATION_SOURCE_INDEX: &str = "CREATE INDEX IF NOT EXISTS relations_source
 /// PostgreSQL keeps its index: other instances may be stitching; there the
 /// call only refreshes stale statistics (see [`analyze_edges_if_stale`]).
 pub(crate) async fn defer_relation_index(tx: &mut Tx) -> Result<bool, BackendError> {
+    defer_relation_index_with(tx, None).await
+}
+
+/// [`defer_relation_index`] for a load of `due` entities that are not queued
+/// as due rows: new children processed in their parent's write (see
+/// `processing::inline`).
+pub(crate) async fn defer_relation_index_for(tx: &mut Tx, due: i64) -> Result<bool, BackendError> {
+    defer_relation_index_with(tx, Some(due)).await
+}
+
+async fn defer_relation_index_with(tx: &mut Tx, due: Option<i64>) -> Result<bool, BackendError> {
     let conn = match tx {
         Tx::Sqlite(conn) => conn,
         Tx::Postgres(conn) => {
@@ -90,11 +101,17 @@ pub(crate) async fn defer_relation_index(tx: &mut Tx) -> Result<bool, BackendErr
     if present.is_none() {
         return Ok(false);
     }
-    let (due,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM refresh_state WHERE next_update_at <= $1")
-            .bind(now_ms())
-            .fetch_one(&mut **conn)
-            .await?;
+    let due = match due {
+        Some(due) => due,
+        None => {
+            let (due,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM refresh_state WHERE next_update_at <= $1")
+                    .bind(now_ms())
+                    .fetch_one(&mut **conn)
+                    .await?;
+            due
+        }
+    };
     // Counted only up to the threshold: a small load into a large catalog
     // (where the index stays) reads as many rows as its own size, not the whole
     // table, each time a full batch asks.
@@ -146,6 +163,17 @@ async fn analyze_edges_if_stale(
 /// all-visible, and until they are, every relation a stitch reads through the
 /// covering index is fetched from the table as well. The vacuum skips pages
 /// already marked, so after a small backlog it is short.
+/// [`restore_relation_index`] inside a transaction (SQLite builds the index as
+/// part of it; PostgreSQL never set it aside, and is left alone here).
+pub(crate) async fn restore_relation_index_in(tx: &mut Tx) -> Result<(), BackendError> {
+    if let Tx::Sqlite(conn) = tx {
+        sqlx::query(RELATION_SOURCE_INDEX)
+            .execute(&mut **conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn restore_relation_index(db: &Database) -> Result<(), BackendError> {
     match db {
         Database::Sqlite(pool) => {

@@ -116,6 +116,11 @@ pub struct CatalogEngine {
     /// Wakes the loops of this instance when work was just made due, so that an
     /// edit does not wait out an idle poll (other instances still poll).
     pub(crate) wake: Wake,
+    /// How many new children a processed batch must bring for them to be
+    /// processed in its write (see `processing::inline`).
+    pub(crate) inline_min: std::sync::atomic::AtomicUsize,
+    /// How many children were written that way since the engine started.
+    pub(crate) inline_written: std::sync::atomic::AtomicUsize,
 }
 
 /// In-process wake-ups for the processing and stitch loops.
@@ -166,5 +171,21 @@ impl CatalogEngine {
         } else {
             1
         }
+    }
+
+    /// Sets how many new children a processed batch must bring for them to be
+    /// processed in its write; `usize::MAX` keeps every child on the ordinary
+    /// path. For tests that compare the two paths.
+    #[doc(hidden)]
+    pub fn set_inline_children_min(&self, min: usize) {
+        self.inline_min
+            .store(min, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many new children were processed in their parent's write so far.
+    #[doc(hidden)]
+    pub fn inline_children_written(&self) -> usize {
+        self.inline_written
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }

@@ -13,6 +13,8 @@
 //!   for the REST API.
 
 mod glob;
+mod inline;
+pub(crate) use inline::INLINE_MIN;
 mod locations;
 mod mutations;
 mod orchestrator;
@@ -111,6 +113,8 @@ impl CatalogEngine {
             providers: extra_providers,
             logger,
             wake: crate::engine::Wake::default(),
+            inline_min: std::sync::atomic::AtomicUsize::new(crate::processing::INLINE_MIN),
+            inline_written: std::sync::atomic::AtomicUsize::new(0),
         });
         if orphan_provider_delete {
             engine.remove_unknown_providers().await?;

@@ -130,6 +130,8 @@ impl CatalogEngine {
             providers: Vec::new(),
             logger: Logger::for_plugin("catalog"),
             wake: crate::engine::Wake::default(),
+            inline_min: std::sync::atomic::AtomicUsize::new(crate::processing::INLINE_MIN),
+            inline_written: std::sync::atomic::AtomicUsize::new(0),
         }))
     }
 }

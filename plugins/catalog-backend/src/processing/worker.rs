@@ -20,6 +20,7 @@ use super::sql::{Arg, col, exec, exec_in, fetch, fetch_in, insert_rows, opt, tup
 use super::texts::Unpacker;
 use crate::db::{
     Tx, defer_relation_index, enqueue_stitch, limit_wal, now_ms, restore_relation_index,
+    restore_relation_index_in,
 };
 use crate::engine::CatalogEngine;
 use crate::stitching::STITCH_LEASE_MS;
@@ -29,7 +30,7 @@ use crate::stitching::STITCH_LEASE_MS;
 /// index pages it dirties (relation rows land all over their indexes), so
 /// larger batches write the same rows for less: 2000 rows per batch took the
 /// late processing writes of a 30k load from ~44 to ~25 ms per 100 entities.
-const BATCH_SIZE: i64 = 2000;
+pub(super) const BATCH_SIZE: i64 = 2000;
 /// Entities processed at once within a batch.
 const CONCURRENCY: usize = 8;
 /// How long the loop waits when nothing is due.
@@ -51,28 +52,32 @@ const RELEASE_CHUNK: i64 = 4_000;
 /// backlog without releasing them (a crash) leaves them due after this delay
 /// at the latest; a starting loop releases them at once. A batch smaller than
 /// [`BATCH_SIZE`] (a single refreshed location) queues its stitches due now.
-const BUSY_STITCH_DELAY_MS: i64 = 600_000;
+pub(super) const BUSY_STITCH_DELAY_MS: i64 = 600_000;
 
 /// A claimed row.
 #[derive(Debug)]
-struct Claimed {
-    entity_id: String,
-    entity_ref: String,
-    unprocessed: String,
-    result_hash: Option<String>,
+pub(super) struct Claimed {
+    pub(super) entity_id: String,
+    pub(super) entity_ref: String,
+    pub(super) unprocessed: String,
+    pub(super) result_hash: Option<String>,
+    /// For a new child processed in its parent's write (see `inline`): the
+    /// hash and location key its row is written with. `None` for a claimed row.
+    pub(super) unprocessed_hash: Option<String>,
+    pub(super) location_key: Option<String>,
 }
 
 /// Claimed rows with the current parents of each (see `parents_of`).
-type ClaimedBatch = (Vec<Claimed>, HashMap<String, Vec<String>>);
+pub(super) type ClaimedBatch = (Vec<Claimed>, HashMap<String, Vec<String>>);
 
 /// A claimed row after processing.
 #[derive(Debug)]
-struct Done {
-    claimed: Claimed,
-    outcome: Outcome,
-    hash: String,
+pub(super) struct Done {
+    pub(super) claimed: Claimed,
+    pub(super) outcome: Outcome,
+    pub(super) hash: String,
     /// The processed entity's text as stored (its uid set), when it succeeded.
-    text: Option<String>,
+    pub(super) text: Option<String>,
 }
 
 impl CatalogEngine {
@@ -185,7 +190,7 @@ impl CatalogEngine {
     }
 
     /// The lease of a claimed batch: a uniformly random point of the interval.
-    fn lease_until(&self, now: i64) -> i64 {
+    pub(super) fn lease_until(&self, now: i64) -> i64 {
         let (min, max) = self
             .settings
             .processing_interval
@@ -293,7 +298,7 @@ impl CatalogEngine {
 
     /// Runs the orchestrator on every entity of a claimed batch; returns the
     /// results and whether the batch was full (a backlog is being worked off).
-    async fn run_batch(
+    pub(super) async fn run_batch(
         self: &Arc<Self>,
         (claimed, parents): ClaimedBatch,
     ) -> Result<(Vec<Done>, bool), BackendError> {
@@ -401,6 +406,8 @@ impl CatalogEngine {
                 entity_ref: col(r, 1),
                 unprocessed: col(r, 2),
                 result_hash: opt(r, 3),
+                unprocessed_hash: None,
+                location_key: None,
             })
             .collect())
     }
@@ -440,7 +447,11 @@ impl CatalogEngine {
     }
 
     /// Writes one batch's results in one transaction (spec §8.4, §8.6).
-    async fn write_results(&self, done: Vec<Done>, busy: bool) -> Result<(), BackendError> {
+    async fn write_results(
+        self: &Arc<Self>,
+        done: Vec<Done>,
+        busy: bool,
+    ) -> Result<(), BackendError> {
         let result = self.write_batch(&done, busy).await;
         // Freeing a batch is not free: the root Location of a 100k load carries
         // every entity of the catalog as a parsed tree, and dropping them took a
@@ -449,7 +460,7 @@ impl CatalogEngine {
         result
     }
 
-    async fn write_batch(&self, done: &[Done], busy: bool) -> Result<(), BackendError> {
+    async fn write_batch(self: &Arc<Self>, done: &[Done], busy: bool) -> Result<(), BackendError> {
         let changed: Vec<&Done> = done
             .iter()
             .filter(|d| d.claimed.result_hash.as_deref() != Some(d.hash.as_str()))
@@ -459,8 +470,11 @@ impl CatalogEngine {
         }
         let (succeeded, failed): (Vec<&Done>, Vec<&Done>) =
             changed.into_iter().partition(|d| d.outcome.ok());
+        // Many new children: processed and written first, in transactions of
+        // their own (see `inline`); this write then records them as stored.
+        let inline = self.write_new_children(&succeeded).await?;
         let now = now_ms();
-        let mut stitch: BTreeSet<String> = BTreeSet::new();
+        let mut stitch: BTreeSet<String> = inline.stitch;
         let mut tx = Tx::begin(&self.db).await?;
 
         // A full batch of entities never processed before is a bulk load of new
@@ -505,6 +519,12 @@ impl CatalogEngine {
         };
         let stitch: Vec<String> = stitch.into_iter().collect();
         enqueue_stitch(&mut tx, &stitch, at).await?;
+        // Stitches due now read relations by source: an index the inline write
+        // set aside is built again before they can start. (After a full batch
+        // the stitches are put off, and the end of the backlog builds it.)
+        if inline.deferred_index && !busy {
+            restore_relation_index_in(&mut tx).await?;
+        }
         tx.commit().await?;
         if !busy && !stitch.is_empty() {
             self.wake.stitching.notify_one();

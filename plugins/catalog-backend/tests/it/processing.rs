@@ -2,6 +2,9 @@
 //! config location, unchanged re-processing, broken and fixed edits, orphaning,
 //! conflicts, `catalog.rules` and placeholders.
 
+use std::collections::HashSet;
+
+use greenroom_backend_test_utils::database::TestDir;
 use serde_json::{Value, json};
 
 use crate::processing_support::{Fixture, component, generated_ref, group, kinds, location};
@@ -647,5 +650,197 @@ async fn a_large_location_reports_its_broken_entities_in_file_order() {
             );
         }
         f.cleanup().await;
+    }
+}
+
+/// What processing and stitching stored, in a form two databases filled by
+/// different paths can be compared in: ids and uids left out, rows sorted.
+async fn stored_state(f: &Fixture) -> Vec<String> {
+    let strip = |text: Option<String>| -> String {
+        let Some(text) = text else {
+            return "null".to_owned();
+        };
+        let mut value: Value = serde_json::from_str(&text).expect("stored JSON");
+        if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.remove("uid");
+            metadata.remove("etag");
+        }
+        value.to_string()
+    };
+    let mut out = Vec::new();
+    for row in f
+        .rows(
+            "SELECT entity_ref, unprocessed_entity, unprocessed_hash, processed_entity, result_hash, \
+             errors, location_key FROM refresh_state",
+        )
+        .await
+    {
+        let mut row = row.into_iter();
+        let mut next = || row.next().flatten();
+        let entity_ref = next().unwrap_or_default();
+        let unprocessed = strip(next());
+        let unprocessed_hash = next().unwrap_or_default();
+        let processed = strip(next());
+        let result_hash = next().unwrap_or_default();
+        let errors = next().unwrap_or_default();
+        let location_key = next().unwrap_or_default();
+        out.push(format!(
+            "state {entity_ref} {unprocessed} {unprocessed_hash} {processed} {result_hash} {errors} {location_key}"
+        ));
+    }
+    for (sql, label) in [
+        (
+            "SELECT s.entity_ref, r.source_entity_ref, r.type, r.target_entity_ref FROM relations r \
+             JOIN refresh_state s ON s.entity_id = r.originating_entity_id",
+            "relation",
+        ),
+        (
+            "SELECT s.entity_ref, k.key FROM refresh_keys k JOIN refresh_state s ON s.entity_id = k.entity_id",
+            "key",
+        ),
+        (
+            "SELECT source_key, source_entity_ref, target_entity_ref FROM refresh_state_references",
+            "edge",
+        ),
+    ] {
+        for row in f.rows(sql).await {
+            let cells: Vec<String> = row.into_iter().map(Option::unwrap_or_default).collect();
+            out.push(format!("{label} {}", cells.join(" ")));
+        }
+    }
+    for row in f
+        .rows("SELECT entity_ref, final_entity FROM final_entities")
+        .await
+    {
+        let mut row = row.into_iter();
+        let entity_ref = row.next().flatten().unwrap_or_default();
+        out.push(format!(
+            "final {entity_ref} {}",
+            strip(row.next().flatten())
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// A load large enough for new children to be processed in their parent's
+/// write stores exactly what the ordinary path stores: the same rows, hashes,
+/// errors, relations, refresh keys, edges and final entities. The load mixes in
+/// what that path leaves to the ordinary one: a child whose own processing
+/// fails, a nested Location with children of its own, and a ref two files emit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_children_processed_in_their_parents_write_store_what_the_ordinary_path_stores() {
+    const COMPONENTS: usize = 1_400;
+    const TEAMS: usize = 7;
+    let mut docs: Vec<String> = (0..TEAMS).map(|t| group(&format!("team-{t}"))).collect();
+    docs.push(
+        "apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: shop\nspec:\n  owner: team-0\n"
+            .to_owned(),
+    );
+    docs.extend((0..COMPONENTS).map(|i| {
+        format!(
+            "{}  system: shop\n  dependsOn: [resource:db-{}]\n",
+            component(&format!("service-{i}"), &format!("team-{}", i % TEAMS)),
+            i % 3
+        )
+    }));
+    // Fails its own processing (no lifecycle), not its parent's.
+    docs.push(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken\nspec:\n  type: service\n  owner: team-0\n"
+            .to_owned(),
+    );
+    docs.push(location("nested", &["./nested.yaml"]));
+    let nested = format!(
+        "{}---\n{}",
+        component("deep", "team-1"),
+        component("service-7", "team-2")
+    );
+    let all = location("root", &["./bulk.yaml", "./extra.yaml"]);
+    let bulk = docs.join("---\n");
+    let extra = component("service-9", "team-3");
+    let files = [
+        ("all.yaml", all.as_str()),
+        ("bulk.yaml", bulk.as_str()),
+        ("extra.yaml", extra.as_str()),
+        ("nested.yaml", nested.as_str()),
+    ];
+    // One folder for both runs: the location annotations, and so every hash,
+    // then agree between them.
+    let folder = TestDir::new();
+    for (name, content) in files {
+        std::fs::write(folder.path().join(name), content).expect("write");
+    }
+    let target = folder.path().join("all.yaml").display().to_string();
+    for kind in kinds() {
+        let mut states = Vec::new();
+        for inline in [true, false] {
+            let f = Fixture::new(
+                kind,
+                &[],
+                json!({"locations": [{"type": "file", "target": target}]}),
+                json!({}),
+            )
+            .await;
+            if !inline {
+                f.engine.set_inline_children_min(usize::MAX);
+            }
+            let db = f.name();
+            f.run().await;
+            f.engine
+                .stitch_pending_until_idle()
+                .await
+                .unwrap_or_else(|e| panic!("[{db}] stitching: {e}"));
+            let processed = f
+                .column("SELECT CAST(COUNT(*) AS TEXT) FROM refresh_state WHERE processed_entity IS NOT NULL")
+                .await;
+            // Everything but the broken component is processed.
+            assert_eq!(
+                processed,
+                vec![(TEAMS + 1 + COMPONENTS + 1 + 1 + 1 + 1).to_string()],
+                "[{db}] inline {inline}"
+            );
+            let broken = f.errors("component:default/broken").await;
+            assert_eq!(broken.len(), 1, "[{db}] inline {inline}: {broken:?}");
+            // The run took the path it was meant to take.
+            let written = f.engine.inline_children_written();
+            if inline {
+                assert!(written >= COMPONENTS, "[{db}] {written} written inline");
+            } else {
+                assert_eq!(written, 0, "[{db}] nothing written inline");
+            }
+            states.push(stored_state(&f).await);
+            if db == "sqlite" {
+                let index = f
+                    .column(
+                        "SELECT sql FROM sqlite_master WHERE name = 'relations_source_entity_ref'",
+                    )
+                    .await;
+                assert_eq!(
+                    index.len(),
+                    1,
+                    "[{db}] inline {inline}: the source index is there"
+                );
+            }
+            f.cleanup().await;
+        }
+        let (inline, ordinary) = (&states[0], &states[1]);
+        assert!(inline.len() > COMPONENTS * 4, "{} rows", inline.len());
+        let inline_set: HashSet<&String> = inline.iter().collect();
+        let ordinary_set: HashSet<&String> = ordinary.iter().collect();
+        let only_inline: Vec<&String> = inline
+            .iter()
+            .filter(|r| !ordinary_set.contains(r))
+            .take(5)
+            .collect();
+        let only_ordinary: Vec<&String> = ordinary
+            .iter()
+            .filter(|r| !inline_set.contains(r))
+            .take(5)
+            .collect();
+        assert!(
+            only_inline.is_empty() && only_ordinary.is_empty() && inline.len() == ordinary.len(),
+            "[{}] inline only: {only_inline:?}\nordinary only: {only_ordinary:?}",
+            kind.name()
+        );
     }
 }
