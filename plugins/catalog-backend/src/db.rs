@@ -163,17 +163,6 @@ async fn analyze_edges_if_stale(
 /// all-visible, and until they are, every relation a stitch reads through the
 /// covering index is fetched from the table as well. The vacuum skips pages
 /// already marked, so after a small backlog it is short.
-/// [`restore_relation_index`] inside a transaction (SQLite builds the index as
-/// part of it; PostgreSQL never set it aside, and is left alone here).
-pub(crate) async fn restore_relation_index_in(tx: &mut Tx) -> Result<(), BackendError> {
-    if let Tx::Sqlite(conn) = tx {
-        sqlx::query(RELATION_SOURCE_INDEX)
-            .execute(&mut **conn)
-            .await?;
-    }
-    Ok(())
-}
-
 pub(crate) async fn restore_relation_index(db: &Database) -> Result<(), BackendError> {
     match db {
         Database::Sqlite(pool) => {

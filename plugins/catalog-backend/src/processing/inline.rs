@@ -8,13 +8,14 @@
 //! Location that brings the whole catalog, that claim and that rewrite were
 //! two of the writer's five statements per batch (see `docs/performance.md`,
 //! "Session 11"). The children are written in transactions of their own,
-//! [`SLICE`] at a time, each slice processed while the previous one is
-//! written, *before* the parent's own write: that write then finds every child
-//! stored under its location key, with the same text, and only adds the
-//! ownership edges and queues the stitches, as it does for known children.
-//! A crash between the two leaves processed children whose parent has not
-//! recorded them yet; the parent's next run records them, as it would any
-//! child it finds already stored.
+//! [`SLICE`] at a time with their ownership edges, each slice processed while
+//! the previous one is written, *before* the parent's own write: that write
+//! then finds every child stored under its location key, with the same text
+//! and edge, as it finds known children. Their stitches are put off, as a
+//! backlog's are, and released once the parent's write is done. A crash
+//! between the two leaves processed children whose parent has not recorded
+//! its own result yet; the parent's next run does, as it would with any child
+//! it finds already stored, and the put-off stitches fall due on their own.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use greenroom_backend_plugin_api::BackendError;
 
 use super::mutations::stored_refresh_key;
-use super::sql::{Arg, col, exec_in, fetch, fetch_in, insert_rows, tuples};
+use super::sql::{Arg, col, fetch, fetch_in, insert_rows, tuples};
 use super::texts::Unpacker;
 use super::worker::{BUSY_STITCH_DELAY_MS, Claimed, ClaimedBatch, Done};
 use crate::db::{Tx, defer_relation_index_for, enqueue_stitch, now_ms};
@@ -47,13 +48,14 @@ const INSERT_ROWS: usize = 500;
 /// What the inline write did, for the parent's write that follows.
 #[derive(Debug, Default)]
 pub(super) struct InlineWrite {
-    /// Refs the parent's write must queue for stitching besides the children it
-    /// records: sources of the children's relations that are not among them.
+    /// Sources of the children's relations that are not among them (queued,
+    /// put off, by the slices; the parents' write queues them as it queues
+    /// its own).
     pub(super) stitch: BTreeSet<String>,
-    /// Whether the SQLite relations source index was set aside here.
-    pub(super) deferred_index: bool,
     /// How many children were written processed.
     pub(super) written: usize,
+    /// The parents of those children (their edges are written already).
+    pub(super) parents: Vec<String>,
 }
 
 /// A new child waiting to be processed: its parent's ref and the child.
@@ -122,9 +124,19 @@ impl CatalogEngine {
             .iter()
             .map(|c| c.child.entity_ref.as_str())
             .collect();
+        let parent_of: HashMap<&str, &str> = candidates
+            .iter()
+            .map(|c| (c.child.entity_ref.as_str(), c.parent))
+            .collect();
+        // Sorted: on PostgreSQL the parents' rows are locked in ref order.
         let parent_refs: Vec<String> = {
             let set: BTreeSet<&str> = candidates.iter().map(|c| c.parent).collect();
             set.into_iter().map(str::to_owned).collect()
+        };
+        let slice = Slice {
+            parent_of: &parent_of,
+            parent_refs: &parent_refs,
+            new_refs: &new_refs,
         };
 
         let slice_len = SLICE;
@@ -145,38 +157,42 @@ impl CatalogEngine {
             let written = match next {
                 Some(batch) => {
                     let (written, processed) = tokio::join!(
-                        self.write_inline_slice(&done, &parent_refs, &new_refs, first, remaining),
+                        self.write_inline_slice(&done, &slice, first, remaining),
                         self.run_batch(batch)
                     );
                     ready = Some(processed?);
                     written?
                 }
                 None => {
-                    self.write_inline_slice(&done, &parent_refs, &new_refs, first, remaining)
+                    self.write_inline_slice(&done, &slice, first, remaining)
                         .await?
                 }
             };
             remaining = remaining.saturating_sub(done.len());
             first = false;
             out.written += written.written;
+            if written.written > 0 && out.parents.is_empty() {
+                out.parents.clone_from(&parent_refs);
+            }
             self.inline_written
                 .fetch_add(written.written, std::sync::atomic::Ordering::Relaxed);
-            out.deferred_index |= written.deferred_index;
             out.stitch.extend(written.stitch);
         }
         Ok(out)
     }
 
     /// Writes one processed slice in its own transaction: the rows that
-    /// processed cleanly, their relations and refresh keys; queues their
-    /// outside relation sources for stitching, put off like a backlog's; and
-    /// moves the parents' leases on, so that no other worker claims a parent
-    /// while its children are still being written.
+    /// processed cleanly, the ownership edges from their parents (a child
+    /// without one is an orphan, which the orphan cleaner deletes), their
+    /// relations and refresh keys; queues them and the outside sources of their
+    /// relations for stitching, put off like a backlog's stitches, since the
+    /// relations index may be set aside until the parents' write; and moves the
+    /// parents' leases on, so that no other worker claims a parent while its
+    /// children are still being written.
     async fn write_inline_slice(
         &self,
         done: &[Done],
-        parent_refs: &[String],
-        new_refs: &HashSet<&str>,
+        slice: &Slice<'_>,
         first: bool,
         remaining: usize,
     ) -> Result<InlineWrite, BackendError> {
@@ -193,10 +209,34 @@ impl CatalogEngine {
         // then sit together in the `next_update_at` index.
         let next_update_at = self.lease_until(now);
         let mut tx = Tx::begin(&self.db).await?;
+        // The parents first: the update locks their rows on PostgreSQL, so a
+        // deletion of one waits for this write (and then removes the children
+        // through their edges), and it tells which parents are still there.
+        let live_parents: HashSet<String> = fetch_in(
+            &mut tx,
+            "UPDATE refresh_state SET next_update_at = \
+             CASE WHEN next_update_at < $1 THEN $1 ELSE next_update_at END \
+             WHERE entity_ref IN ({}) RETURNING entity_ref",
+            &[Arg::Int(self.lease_until(now))],
+            slice.parent_refs,
+            1,
+        )
+        .await?
+        .iter()
+        .map(|row| col(row, 0))
+        .collect();
+        let clean: Vec<&Done> = clean
+            .into_iter()
+            .filter(|d| {
+                slice
+                    .parent_of
+                    .get(d.claimed.entity_ref.as_str())
+                    .is_some_and(|p| live_parents.contains(*p))
+            })
+            .collect();
         if first {
-            out.deferred_index =
-                defer_relation_index_for(&mut tx, i64::try_from(remaining).unwrap_or(i64::MAX))
-                    .await?;
+            // Built again when the stitches are released.
+            defer_relation_index_for(&mut tx, i64::try_from(remaining).unwrap_or(i64::MAX)).await?;
         }
         let mut inserted: HashSet<String> = HashSet::with_capacity(clean.len());
         for chunk in clean.chunks(INSERT_ROWS) {
@@ -233,9 +273,15 @@ impl CatalogEngine {
 
         let mut relation_rows = Vec::new();
         let mut key_rows = Vec::new();
+        let mut edge_rows = Vec::new();
+        let mut queue: Vec<String> = Vec::with_capacity(written.len());
         for d in &written {
+            if let Some(parent) = slice.parent_of.get(d.claimed.entity_ref.as_str()) {
+                edge_rows.push(vec![Arg::from(*parent), Arg::from(&d.claimed.entity_ref)]);
+            }
+            queue.push(d.claimed.entity_ref.clone());
             for (source, relation_type, target) in &d.outcome.relations {
-                if !new_refs.contains(source.as_str()) {
+                if !slice.new_refs.contains(source.as_str()) {
                     out.stitch.insert(source.clone());
                 }
                 relation_rows.push(vec![
@@ -268,22 +314,30 @@ impl CatalogEngine {
             key_rows,
         )
         .await?;
-        // The children themselves are queued by the parent's write, which
-        // records them; sources outside them are queued here too, put off, so
-        // that a crash before that write still stitches them in time.
-        let outside: Vec<String> = out.stitch.iter().cloned().collect();
-        enqueue_stitch(&mut tx, &outside, now + BUSY_STITCH_DELAY_MS).await?;
-        exec_in(
+        insert_rows(
             &mut tx,
-            "UPDATE refresh_state SET next_update_at = $1 WHERE next_update_at < $1 AND entity_ref IN ({})",
-            &[Arg::Int(self.lease_until(now))],
-            parent_refs,
+            "INSERT INTO refresh_state_references (source_entity_ref, target_entity_ref) VALUES ",
+            "",
+            2,
+            edge_rows,
         )
         .await?;
+        queue.extend(out.stitch.iter().cloned());
+        enqueue_stitch(&mut tx, &queue, now + BUSY_STITCH_DELAY_MS).await?;
         tx.commit().await?;
         out.written = written.len();
         Ok(out)
     }
+}
+
+/// What every slice of one inline write shares.
+struct Slice<'a> {
+    /// Each new child's parent.
+    parent_of: &'a HashMap<&'a str, &'a str>,
+    /// The parents, sorted.
+    parent_refs: &'a [String],
+    /// Every new child's ref.
+    new_refs: &'a HashSet<&'a str>,
 }
 
 /// `($1, …, $9, '[]'), …`: nine bound values and the empty error list per row.

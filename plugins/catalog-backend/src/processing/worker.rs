@@ -4,7 +4,7 @@
 //! and their ownership edges, relations and refresh keys, then queues stitching.
 //! (`refresh_entity`, spec §7.10, lives with stitching.)
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,11 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::mutations::stored_refresh_key;
 use super::orchestrator::{Child, Outcome, ProcessingErrorBody};
-use super::sql::{Arg, col, exec, exec_in, fetch, fetch_in, insert_rows, opt, tuples};
+use super::sql::{Arg, col, exec, exec_in, fetch, fetch_in, insert_rows, list, opt, tuples};
 use super::texts::Unpacker;
 use crate::db::{
     Tx, defer_relation_index, enqueue_stitch, limit_wal, now_ms, restore_relation_index,
-    restore_relation_index_in,
 };
 use crate::engine::CatalogEngine;
 use crate::stitching::STITCH_LEASE_MS;
@@ -509,7 +508,7 @@ impl CatalogEngine {
         }
 
         if !succeeded.is_empty() {
-            self.write_succeeded(&mut tx, &succeeded, now, &mut stitch)
+            self.write_succeeded(&mut tx, &succeeded, &inline.parents, now, &mut stitch)
                 .await?;
         }
         let at = if busy {
@@ -519,23 +518,26 @@ impl CatalogEngine {
         };
         let stitch: Vec<String> = stitch.into_iter().collect();
         enqueue_stitch(&mut tx, &stitch, at).await?;
-        // Stitches due now read relations by source: an index the inline write
-        // set aside is built again before they can start. (After a full batch
-        // the stitches are put off, and the end of the backlog builds it.)
-        if inline.deferred_index && !busy {
-            restore_relation_index_in(&mut tx).await?;
-        }
         tx.commit().await?;
+        // The children written inline were queued put off: released now (which
+        // builds an index the inline write set aside first), unless this batch
+        // is part of a backlog, whose end releases them.
+        if inline.written > 0 && !busy {
+            self.release_put_off_stitches().await?;
+        }
         if !busy && !stitch.is_empty() {
             self.wake.stitching.notify_one();
         }
         Ok(())
     }
 
+    /// `inline_parents` are the entities whose new children were just written
+    /// with their edges (see `inline`): their edges are looked up too.
     async fn write_succeeded(
         &self,
         tx: &mut Tx,
         succeeded: &[&Done],
+        inline_parents: &[String],
         now: i64,
         stitch: &mut BTreeSet<String>,
     ) -> Result<(), BackendError> {
@@ -659,12 +661,18 @@ impl CatalogEngine {
         )
         .await?;
 
-        // Children and their ownership edges.
+        // Children and their ownership edges. Parents whose new children were
+        // written inline have edges already, though they had none before.
+        let edge_parents: Vec<String> = {
+            let mut all: BTreeSet<&String> = parent_refs.iter().collect();
+            all.extend(inline_parents.iter());
+            all.into_iter().cloned().collect()
+        };
         let old_edges: HashSet<(String, String)> = fetch_in(
             tx,
             "SELECT source_entity_ref, target_entity_ref FROM refresh_state_references WHERE source_entity_ref IN ({})",
             &[],
-            &parent_refs,
+            &edge_parents,
             2,
         )
         .await?
@@ -780,28 +788,56 @@ impl CatalogEngine {
             )
             .await?;
         }
-        exec_in(
-            tx,
-            "DELETE FROM refresh_state_references WHERE source_entity_ref IN ({})",
-            &[],
-            &parent_refs,
-        )
-        .await?;
+        // Only the edges that change are written: a location refreshed with
+        // 100k unchanged children used to delete and insert all 100k edges.
+        let new_edge_set: HashSet<(String, String)> = new_edges.iter().cloned().collect();
+        let mut dropped: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (source, target) in old_edges.difference(&new_edge_set) {
+            dropped
+                .entry(source.as_str())
+                .or_default()
+                .push(target.clone());
+        }
+        for (source, targets) in &dropped {
+            exec_in(
+                tx,
+                "DELETE FROM refresh_state_references WHERE source_entity_ref = $1 AND target_entity_ref IN ({})",
+                &[Arg::from(*source)],
+                targets,
+            )
+            .await?;
+        }
         // The last writer owns a child: other parents' edges to it go (spec §8.6).
-        let targets: Vec<String> = claims.keys().map(|k| (*k).to_owned()).collect();
+        // An edge added now replaces every other parent's; an edge kept loses
+        // those of parents outside this batch (this batch's own stale edges were
+        // dropped just above).
+        let (added, kept): (Vec<&(String, String)>, Vec<&(String, String)>) = new_edges
+            .iter()
+            .partition(|edge| !old_edges.contains(*edge));
+        let added_targets: Vec<String> = added.iter().map(|(_, t)| t.clone()).collect();
         exec_in(
             tx,
             "DELETE FROM refresh_state_references WHERE source_entity_ref IS NOT NULL AND target_entity_ref IN ({})",
             &[],
-            &targets,
+            &added_targets,
         )
         .await?;
+        if !kept.is_empty() && !edge_parents.is_empty() {
+            let kept_targets: Vec<String> = kept.iter().map(|(_, t)| t.clone()).collect();
+            let sql = format!(
+                "DELETE FROM refresh_state_references WHERE source_entity_ref IS NOT NULL \
+                 AND source_entity_ref NOT IN ({}) AND target_entity_ref IN ({{}})",
+                list(1, edge_parents.len())
+            );
+            let prefix: Vec<Arg> = edge_parents.iter().map(Arg::from).collect();
+            exec_in(tx, &sql, &prefix, &kept_targets).await?;
+        }
         insert_rows(
             tx,
             "INSERT INTO refresh_state_references (source_entity_ref, target_entity_ref) VALUES ",
             "",
             2,
-            new_edges
+            added
                 .iter()
                 .map(|(s, t)| vec![Arg::from(s), Arg::from(t)])
                 .collect(),
@@ -809,7 +845,6 @@ impl CatalogEngine {
         .await?;
         // A child that lost or gained its parent changes its orphan annotation. A
         // child inserted just now has nothing to stitch until it is processed.
-        let new_edge_set: HashSet<(String, String)> = new_edges.into_iter().collect();
         for (_, target) in old_edges.difference(&new_edge_set) {
             stitch.insert(target.clone());
         }
