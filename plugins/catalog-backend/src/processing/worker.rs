@@ -811,7 +811,8 @@ impl CatalogEngine {
         // An edge added now replaces every other parent's; an edge kept loses
         // those of parents outside this batch (this batch's own stale edges were
         // dropped just above).
-        let (added, kept): (Vec<&(String, String)>, Vec<&(String, String)>) = new_edges
+        type Edges<'e> = Vec<&'e (String, String)>;
+        let (added, kept): (Edges<'_>, Edges<'_>) = new_edges
             .iter()
             .partition(|edge| !old_edges.contains(*edge));
         let added_targets: Vec<String> = added.iter().map(|(_, t)| t.clone()).collect();
