@@ -48,10 +48,6 @@ const INSERT_ROWS: usize = 500;
 /// What the inline write did, for the parent's write that follows.
 #[derive(Debug, Default)]
 pub(super) struct InlineWrite {
-    /// Sources of the children's relations that are not among them (queued,
-    /// put off, by the slices; the parents' write queues them as it queues
-    /// its own).
-    pub(super) stitch: BTreeSet<String>,
     /// How many children were written processed.
     pub(super) written: usize,
     /// The parents of those children (their edges are written already).
@@ -120,10 +116,6 @@ impl CatalogEngine {
         if candidates.len() < min {
             return Ok(out);
         }
-        let new_refs: HashSet<&str> = candidates
-            .iter()
-            .map(|c| c.child.entity_ref.as_str())
-            .collect();
         let parent_of: HashMap<&str, &str> = candidates
             .iter()
             .map(|c| (c.child.entity_ref.as_str(), c.parent))
@@ -136,7 +128,6 @@ impl CatalogEngine {
         let slice = Slice {
             parent_of: &parent_of,
             parent_refs: &parent_refs,
-            new_refs: &new_refs,
         };
 
         let slice_len = SLICE;
@@ -170,13 +161,12 @@ impl CatalogEngine {
             };
             remaining = remaining.saturating_sub(done.len());
             first = false;
-            out.written += written.written;
-            if written.written > 0 && out.parents.is_empty() {
+            out.written += written;
+            if written > 0 && out.parents.is_empty() {
                 out.parents.clone_from(&parent_refs);
             }
             self.inline_written
-                .fetch_add(written.written, std::sync::atomic::Ordering::Relaxed);
-            out.stitch.extend(written.stitch);
+                .fetch_add(written, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(out)
     }
@@ -188,21 +178,20 @@ impl CatalogEngine {
     /// relations for stitching, put off like a backlog's stitches, since the
     /// relations index may be set aside until the parents' write; and moves the
     /// parents' leases on, so that no other worker claims a parent while its
-    /// children are still being written.
+    /// children are still being written. Returns how many children it wrote.
     async fn write_inline_slice(
         &self,
         done: &[Done],
         slice: &Slice<'_>,
         first: bool,
         remaining: usize,
-    ) -> Result<InlineWrite, BackendError> {
-        let mut out = InlineWrite::default();
+    ) -> Result<usize, BackendError> {
         let clean: Vec<&Done> = done
             .iter()
             .filter(|d| d.outcome.ok() && d.outcome.children.is_empty() && d.text.is_some())
             .collect();
         if clean.is_empty() {
-            return Ok(out);
+            return Ok(0);
         }
         let now = now_ms();
         // One time for the slice, as a claimed batch has one lease: the rows
@@ -274,6 +263,8 @@ impl CatalogEngine {
         let mut relation_rows = Vec::new();
         let mut key_rows = Vec::new();
         let mut edge_rows = Vec::new();
+        // The children and the sources of their relations outside them; the
+        // release after the parents' write makes them due.
         let mut queue: Vec<String> = Vec::with_capacity(written.len());
         for d in &written {
             if let Some(parent) = slice.parent_of.get(d.claimed.entity_ref.as_str()) {
@@ -281,8 +272,8 @@ impl CatalogEngine {
             }
             queue.push(d.claimed.entity_ref.clone());
             for (source, relation_type, target) in &d.outcome.relations {
-                if !slice.new_refs.contains(source.as_str()) {
-                    out.stitch.insert(source.clone());
+                if !slice.parent_of.contains_key(source.as_str()) {
+                    queue.push(source.clone());
                 }
                 relation_rows.push(vec![
                     Arg::from(&d.claimed.entity_id),
@@ -322,22 +313,18 @@ impl CatalogEngine {
             edge_rows,
         )
         .await?;
-        queue.extend(out.stitch.iter().cloned());
         enqueue_stitch(&mut tx, &queue, now + BUSY_STITCH_DELAY_MS).await?;
         tx.commit().await?;
-        out.written = written.len();
-        Ok(out)
+        Ok(written.len())
     }
 }
 
 /// What every slice of one inline write shares.
 struct Slice<'a> {
-    /// Each new child's parent.
+    /// Each new child's parent, by the child's ref.
     parent_of: &'a HashMap<&'a str, &'a str>,
     /// The parents, sorted.
     parent_refs: &'a [String],
-    /// Every new child's ref.
-    new_refs: &'a HashSet<&'a str>,
 }
 
 /// `($1, …, $9, '[]'), …`: nine bound values and the empty error list per row.

@@ -473,7 +473,7 @@ impl CatalogEngine {
         // their own (see `inline`); this write then records them as stored.
         let inline = self.write_new_children(&succeeded).await?;
         let now = now_ms();
-        let mut stitch: BTreeSet<String> = inline.stitch;
+        let mut stitch: BTreeSet<String> = BTreeSet::new();
         let mut tx = Tx::begin(&self.db).await?;
 
         // A full batch of entities never processed before is a bulk load of new

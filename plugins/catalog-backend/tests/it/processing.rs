@@ -498,11 +498,7 @@ async fn a_bulk_load_stitches_every_relation_and_keeps_the_source_index() {
         )
         .await;
         let db = f.name();
-        f.run().await;
-        f.engine
-            .stitch_pending_until_idle()
-            .await
-            .unwrap_or_else(|e| panic!("[{db}] stitching: {e}"));
+        f.run_and_stitch().await;
 
         let finals = f
             .column("SELECT CAST(COUNT(*) AS TEXT) FROM final_entities")
@@ -785,11 +781,7 @@ async fn new_children_processed_in_their_parents_write_store_what_the_ordinary_p
                 f.engine.set_inline_children_min(usize::MAX);
             }
             let db = f.name();
-            f.run().await;
-            f.engine
-                .stitch_pending_until_idle()
-                .await
-                .unwrap_or_else(|e| panic!("[{db}] stitching: {e}"));
+            f.run_and_stitch().await;
             let processed = f
                 .column("SELECT CAST(COUNT(*) AS TEXT) FROM refresh_state WHERE processed_entity IS NOT NULL")
                 .await;

@@ -101,6 +101,15 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("[{}] processing: {e}", self.name()))
     }
 
+    /// Processes until idle, then stitches every queued ref, put-off ones too.
+    pub(crate) async fn run_and_stitch(&self) {
+        self.run().await;
+        self.engine
+            .stitch_pending_until_idle()
+            .await
+            .unwrap_or_else(|e| panic!("[{}] stitching: {e}", self.name()));
+    }
+
     /// Makes every row due and processes until idle.
     pub(crate) async fn rerun(&self) -> usize {
         self.exec("UPDATE refresh_state SET next_update_at = 0")
