@@ -121,6 +121,8 @@ pub struct CatalogEngine {
     pub(crate) inline_min: std::sync::atomic::AtomicUsize,
     /// How many children were written that way since the engine started.
     pub(crate) inline_written: std::sync::atomic::AtomicUsize,
+    /// When SQLite's write-ahead log was last checkpointed (see `db::limit_wal`).
+    pub(crate) wal: crate::db::WalState,
 }
 
 /// In-process wake-ups for the processing and stitch loops.

@@ -115,6 +115,7 @@ impl CatalogEngine {
             wake: crate::engine::Wake::default(),
             inline_min: std::sync::atomic::AtomicUsize::new(crate::processing::INLINE_MIN),
             inline_written: std::sync::atomic::AtomicUsize::new(0),
+            wal: crate::db::WalState::default(),
         });
         if orphan_provider_delete {
             engine.remove_unknown_providers().await?;

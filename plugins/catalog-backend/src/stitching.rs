@@ -132,6 +132,7 @@ impl CatalogEngine {
             wake: crate::engine::Wake::default(),
             inline_min: std::sync::atomic::AtomicUsize::new(crate::processing::INLINE_MIN),
             inline_written: std::sync::atomic::AtomicUsize::new(0),
+            wal: crate::db::WalState::default(),
         }))
     }
 }

@@ -26,7 +26,7 @@ use super::mutations::stored_refresh_key;
 use super::sql::{Arg, col, fetch, fetch_in, insert_rows, tuples};
 use super::texts::Unpacker;
 use super::worker::{BUSY_STITCH_DELAY_MS, Claimed, ClaimedBatch, Done};
-use crate::db::{Tx, defer_relation_index_for, enqueue_stitch, now_ms};
+use crate::db::{Tx, defer_relation_index_for, enqueue_stitch, limit_wal, now_ms};
 use crate::engine::CatalogEngine;
 
 /// Fewer new children than this in a batch go the ordinary way: the inline
@@ -159,6 +159,7 @@ impl CatalogEngine {
                         .await?
                 }
             };
+            limit_wal(&self.db, &self.wal).await;
             remaining = remaining.saturating_sub(done.len());
             first = false;
             out.written += written;

@@ -124,7 +124,7 @@ impl CatalogEngine {
                     (None, None) => (None, None),
                 };
                 if written.is_some() {
-                    limit_wal(&engine.db).await;
+                    limit_wal(&engine.db, &engine.wal).await;
                 }
                 // The backlog is gone (the batch just processed, if any, was
                 // not full): what was put off is due now. (`ready` was taken
@@ -210,7 +210,7 @@ impl CatalogEngine {
         let count = batch.0.len();
         let (done, busy) = self.run_batch(batch).await?;
         self.write_results(done, busy).await?;
-        limit_wal(&self.db).await;
+        limit_wal(&self.db, &self.wal).await;
         Ok(count)
     }
 

@@ -112,7 +112,7 @@ impl CatalogEngine {
             };
             // On failure the claims still held return to the queue when their
             // lease runs out.
-            limit_wal(&self.db).await;
+            limit_wal(&self.db, &self.wal).await;
             total.add(written?);
             match next {
                 Some(next) => current = next,

@@ -543,13 +543,9 @@ async fn a_bulk_load_stitches_every_relation_and_keeps_the_source_index() {
                 .any(|r| r["type"] == "ownedBy" && r["targetRef"] == "group:default/team-5"),
             "[{db}] {service}"
         );
-        if db == "sqlite" {
-            let index = f
-                .column("SELECT sql FROM sqlite_master WHERE name = 'relations_source_entity_ref'")
-                .await;
-            assert_eq!(index.len(), 1, "[{db}] the source index is back");
-            assert!(index[0].contains("target_entity_ref"), "[{db}] {index:?}");
-        }
+        let index = f.column(source_index_sql(db)).await;
+        assert_eq!(index.len(), 1, "[{db}] the source index is back");
+        assert!(index[0].contains("target_entity_ref"), "[{db}] {index:?}");
         f.cleanup().await;
     }
 }
@@ -801,18 +797,12 @@ async fn new_children_processed_in_their_parents_write_store_what_the_ordinary_p
                 assert_eq!(written, 0, "[{db}] nothing written inline");
             }
             states.push(stored_state(&f).await);
-            if db == "sqlite" {
-                let index = f
-                    .column(
-                        "SELECT sql FROM sqlite_master WHERE name = 'relations_source_entity_ref'",
-                    )
-                    .await;
-                assert_eq!(
-                    index.len(),
-                    1,
-                    "[{db}] inline {inline}: the source index is there"
-                );
-            }
+            let index = f.column(source_index_sql(db)).await;
+            assert_eq!(
+                index.len(),
+                1,
+                "[{db}] inline {inline}: the source index is there"
+            );
             f.cleanup().await;
         }
         let (inline, ordinary) = (&states[0], &states[1]);
@@ -834,5 +824,15 @@ async fn new_children_processed_in_their_parents_write_store_what_the_ordinary_p
             "[{}] inline only: {only_inline:?}\nordinary only: {only_ordinary:?}",
             kind.name()
         );
+    }
+}
+
+/// The definition of the relations source index, which a bulk load sets aside
+/// and its end builds again, on either database.
+fn source_index_sql(db: &str) -> &'static str {
+    if db == "sqlite" {
+        "SELECT sql FROM sqlite_master WHERE name = 'relations_source_entity_ref'"
+    } else {
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'relations_source_entity_ref'"
     }
 }
