@@ -58,6 +58,10 @@ pub(crate) async fn migrate(db: &Database) -> Result<(), BackendError> {
 const RELATION_SOURCE_INDEX: &str = "CREATE INDEX IF NOT EXISTS relations_source_entity_ref \
      ON relations (source_entity_ref, type, target_entity_ref)";
 
+/// One row when the relations source index exists, on PostgreSQL.
+const PG_SOURCE_INDEX_PRESENT: &str =
+    "SELECT 1 FROM pg_class WHERE oid = to_regclass('relations_source_entity_ref')";
+
 /// The advisory lock PostgreSQL instances take to build the relations source
 /// index: two `CREATE INDEX IF NOT EXISTS` at once both pass the check, and the
 /// second fails on the catalog's unique name.
@@ -105,7 +109,7 @@ async fn defer_relation_index_with(tx: &mut Tx, due: Option<i64>) -> Result<bool
         analyze_edges_if_stale(conn).await?;
     }
     let present_sql = if tx.is_postgres() {
-        "SELECT 1 FROM pg_class WHERE oid = to_regclass('relations_source_entity_ref')"
+        PG_SOURCE_INDEX_PRESENT
     } else {
         "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'relations_source_entity_ref'"
     };
@@ -232,11 +236,9 @@ pub(crate) async fn ensure_relation_index(db: &Database) -> Result<(), BackendEr
             sqlx::query(RELATION_SOURCE_INDEX).execute(pool).await?;
         }
         Database::Postgres(pool) => {
-            let present: Option<(i32,)> = sqlx::query_as(
-                "SELECT 1 FROM pg_class WHERE oid = to_regclass('relations_source_entity_ref')",
-            )
-            .fetch_optional(pool)
-            .await?;
+            let present: Option<(i32,)> = sqlx::query_as(PG_SOURCE_INDEX_PRESENT)
+                .fetch_optional(pool)
+                .await?;
             if present.is_some() {
                 return Ok(());
             }
@@ -1039,6 +1041,15 @@ mod tests {
         }
     }
 
+    /// Asks for the source index to be set aside in a transaction of its own;
+    /// returns whether it was.
+    async fn defer_in_own_transaction(db: &Database) -> bool {
+        let mut tx = Tx::begin(db).await.expect("begin");
+        let deferred = defer_relation_index(&mut tx).await.expect("defer");
+        tx.commit().await.expect("commit");
+        deferred
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_source_index_goes_only_for_a_load_large_against_what_is_stored() {
         for kind in [TestDatabaseKind::Sqlite, TestDatabaseKind::Postgres] {
@@ -1054,12 +1065,7 @@ mod tests {
 
             // Two rows due, 150 relations stored: 2 * 50 < 150, the index stays.
             add_states(db, 0, 2, 75).await;
-            let mut tx = Tx::begin(db).await.expect("begin");
-            assert!(
-                !defer_relation_index(&mut tx).await.expect("defer"),
-                "[{name}]"
-            );
-            tx.commit().await.expect("commit");
+            assert!(!defer_in_own_transaction(db).await, "[{name}]");
             assert!(source_index(db).await.is_some(), "[{name}]");
 
             // Four rows due against 150 relations: the index goes, once.
@@ -1079,12 +1085,7 @@ mod tests {
             // The end of the backlog, or the next start after a crash, builds it again.
             restore_relation_index(db).await.expect("restore");
             assert_eq!(source_index(db).await, Some(covering.clone()), "[{name}]");
-            let mut tx = Tx::begin(db).await.expect("begin");
-            assert!(
-                defer_relation_index(&mut tx).await.expect("defer"),
-                "[{name}]"
-            );
-            tx.commit().await.expect("commit");
+            assert!(defer_in_own_transaction(db).await, "[{name}]");
             migrate(db).await.expect("migrate again");
             assert_eq!(source_index(db).await, Some(covering.clone()), "[{name}]");
 
@@ -1118,12 +1119,7 @@ mod tests {
                 assert_eq!(source_index(db).await, Some(covering.clone()), "[{name}]");
 
                 // Two instances ending their loads together build the index once.
-                let mut tx = Tx::begin(db).await.expect("begin");
-                assert!(
-                    defer_relation_index(&mut tx).await.expect("defer"),
-                    "[{name}]"
-                );
-                tx.commit().await.expect("commit");
+                assert!(defer_in_own_transaction(db).await, "[{name}]");
                 let (a, b) = tokio::join!(restore_relation_index(db), restore_relation_index(db));
                 a.expect("first restore");
                 b.expect("second restore");

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use greenroom_backend_plugin_api::BackendError;
 
 use super::mutations::stored_refresh_key;
-use super::sql::{Arg, col, fetch, fetch_in, insert_rows, tuples};
+use super::sql::{Arg, col, fetch, fetch_in, fetch_in_pool, insert_rows, tuples};
 use super::texts::Unpacker;
 use super::worker::{BUSY_STITCH_DELAY_MS, Claimed, ClaimedBatch, Done};
 use crate::db::{Tx, defer_relation_index_for, enqueue_stitch, limit_wal, now_ms};
@@ -98,9 +98,10 @@ impl CatalogEngine {
             .iter()
             .map(|c| c.child.entity_ref.clone())
             .collect();
-        let mut tx = Tx::begin(&self.db).await?;
-        let stored: HashSet<String> = fetch_in(
-            &mut tx,
+        // A read: a refresh_state row another writer adds after it is caught by
+        // the insert's conflict clause below.
+        let stored: HashSet<String> = fetch_in_pool(
+            &self.db,
             "SELECT entity_ref FROM refresh_state WHERE entity_ref IN ({})",
             &[],
             &refs,
@@ -110,7 +111,6 @@ impl CatalogEngine {
         .iter()
         .map(|row| col(row, 0))
         .collect();
-        tx.commit().await?;
         drop(refs);
         candidates.retain(|c| !stored.contains(&c.child.entity_ref));
         if candidates.len() < min {

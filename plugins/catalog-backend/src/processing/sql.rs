@@ -208,6 +208,15 @@ pub(crate) fn opt(row: &[Option<String>], i: usize) -> Option<String> {
     row.get(i).cloned().flatten()
 }
 
+/// One chunk's statement and arguments: `sql` with its `{}` replaced by the
+/// chunk's placeholders, numbered after `prefix`, which is bound first.
+fn chunk_statement(sql: &str, prefix: &[Arg], chunk: &[String]) -> (String, Vec<Arg>) {
+    let statement = sql.replacen("{}", &list(prefix.len() + 1, chunk.len()), 1);
+    let mut args = prefix.to_vec();
+    args.extend(chunk.iter().map(Arg::from));
+    (statement, args)
+}
+
 /// Runs `SELECT <cols> ... WHERE <column> IN (<values>)` in chunks, `sql` holding
 /// `{}` where the `IN` list goes; `prefix` args are bound before the list.
 pub(crate) async fn fetch_in(
@@ -219,10 +228,25 @@ pub(crate) async fn fetch_in(
 ) -> Result<Vec<Vec<Option<String>>>, BackendError> {
     let mut out = Vec::new();
     for chunk in values.chunks(CHUNK) {
-        let statement = sql.replacen("{}", &list(prefix.len() + 1, chunk.len()), 1);
-        let mut args = prefix.to_vec();
-        args.extend(chunk.iter().map(Arg::from));
+        let (statement, args) = chunk_statement(sql, prefix, chunk);
         out.extend(fetch(tx, statement, args, columns).await?);
+    }
+    Ok(out)
+}
+
+/// [`fetch_in`] on the pool, outside any transaction: for reads that need no
+/// write lock (a SQLite transaction here takes the database's only one).
+pub(crate) async fn fetch_in_pool(
+    db: &Database,
+    sql: &str,
+    prefix: &[Arg],
+    values: &[String],
+    columns: usize,
+) -> Result<Vec<Vec<Option<String>>>, BackendError> {
+    let mut out = Vec::new();
+    for chunk in values.chunks(CHUNK) {
+        let (statement, args) = chunk_statement(sql, prefix, chunk);
+        out.extend(fetch_pool(db, statement, args, columns).await?);
     }
     Ok(out)
 }
@@ -236,9 +260,7 @@ pub(crate) async fn exec_in(
 ) -> Result<u64, BackendError> {
     let mut affected = 0;
     for chunk in values.chunks(CHUNK) {
-        let statement = sql.replacen("{}", &list(prefix.len() + 1, chunk.len()), 1);
-        let mut args = prefix.to_vec();
-        args.extend(chunk.iter().map(Arg::from));
+        let (statement, args) = chunk_statement(sql, prefix, chunk);
         affected += exec(tx, statement, args).await?;
     }
     Ok(affected)
