@@ -44,6 +44,13 @@ const SQLITE_ROW_BUFFER: usize = 4096;
 /// few, and a 100k load was no slower with 16 (18.09 and 18.24 s against
 /// 19.85 and 18.56 s, alternated).
 const SQLITE_STATEMENT_CACHE: usize = 16;
+/// Page size of a SQLite file this backend creates (an existing file keeps the
+/// size it was made with). SQLite's 4 KiB default made every commit of a bulk
+/// load write and read its dirty pages with a system call each (546k `pwrite`
+/// and 594k `pread` calls for a 100k catalog); with 16 KiB pages a 100k load
+/// spent 1.3 s less system time and took 0.93 of the wall time (alternated
+/// runs; 8 KiB and 32 KiB gave less).
+const SQLITE_PAGE_SIZE: u32 = 16_384;
 /// Attempts at creating a database or schema before giving up.
 const ENSURE_ATTEMPTS: u32 = 3;
 /// The maintenance database used to create plugin databases.
@@ -187,6 +194,7 @@ async fn open_sqlite(
             let options = SqliteConnectOptions::new()
                 .filename(path)
                 .create_if_missing(true)
+                .page_size(SQLITE_PAGE_SIZE)
                 .journal_mode(SqliteJournalMode::Wal);
             (
                 options,

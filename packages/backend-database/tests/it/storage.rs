@@ -391,6 +391,11 @@ async fn sqlite_connections_enforce_foreign_keys_and_use_wal() {
         strings(&db, "SELECT journal_mode FROM pragma_journal_mode").await,
         ["wal"]
     );
+    // A new file is made with 16 KiB pages (see `SQLITE_PAGE_SIZE`).
+    assert_eq!(
+        strings(&db, "SELECT CAST(page_size AS TEXT) FROM pragma_page_size").await,
+        ["16384"]
+    );
     manager.close_all().await;
 }
 
