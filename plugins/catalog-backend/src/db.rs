@@ -3,6 +3,7 @@
 //! same statement for each dialect), hashing, and the two writes every part of the
 //! engine shares: the stitch queue and the change log.
 
+use sha1::Digest as _;
 use greenroom_backend_database::{Migration, run_migrations};
 use greenroom_backend_plugin_api::BackendError;
 use greenroom_backend_plugin_api::services::Database;
@@ -450,6 +451,18 @@ pub(crate) fn hash_json_object(fields: &mut [(&str, &Value)]) -> String {
     HashSink::digest(|sink| write_object(fields, sink))
 }
 
+/// The lower-case hex of a SHA-1 digest, as Backstage writes its hashes.
+pub(crate) fn sha1_hex(sha: sha1::Sha1) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = sha.finalize();
+    let mut out = String::with_capacity(digest.len() * 2);
+    for byte in digest.iter() {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
 /// Bytes gathered before they are fed to SHA-1: hashing in larger slices is
 /// faster than feeding every token on its own.
 const HASH_BUFFER: usize = 8192;
@@ -458,7 +471,7 @@ const HASH_BUFFER: usize = 8192;
 /// (hashing every stored and stitched entity was a tenth of a bulk load's CPU
 /// while the text was built in a `String` a token at a time).
 struct HashSink {
-    sha: sha1_smol::Sha1,
+    sha: sha1::Sha1,
     buf: Vec<u8>,
 }
 
@@ -466,12 +479,12 @@ impl HashSink {
     /// The SHA-1 hex of what `write` pushes.
     fn digest(write: impl FnOnce(&mut HashSink)) -> String {
         let mut sink = HashSink {
-            sha: sha1_smol::Sha1::new(),
+            sha: sha1::Sha1::default(),
             buf: Vec::with_capacity(HASH_BUFFER),
         };
         write(&mut sink);
         sink.flush();
-        sink.sha.digest().to_string()
+        sha1_hex(sink.sha)
     }
 
     fn push(&mut self, bytes: &[u8]) {

@@ -3,6 +3,7 @@
 //! post-processing, `catalog.rules`) and collects what the processors emitted.
 //! Also the two in-memory uses of it: validate-entity and the dry run of a location.
 
+use sha1::Digest as _;
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -150,14 +151,14 @@ impl Outcome {
         // of those stands for the list: the same content gives the same hash
         // without copying every child (a Location of a bulk load emits the
         // whole catalog).
-        let mut list = sha1_smol::Sha1::new();
+        let mut list = sha1::Sha1::default();
         for child in &self.children {
             list.update(child.hash.as_bytes());
             list.update(b"\t");
             list.update(child.location_key.as_bytes());
             list.update(b"\n");
         }
-        let children = Value::String(list.digest().to_string());
+        let children = Value::String(crate::db::sha1_hex(list));
         let errors = json!(self.errors);
         let relations = json!(self.relations);
         let refresh_keys = json!(self.refresh_keys);
