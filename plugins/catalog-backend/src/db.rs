@@ -3,11 +3,11 @@
 //! same statement for each dialect), hashing, and the two writes every part of the
 //! engine shares: the stitch queue and the change log.
 
-use sha1::Digest as _;
 use greenroom_backend_database::{Migration, run_migrations};
 use greenroom_backend_plugin_api::BackendError;
 use greenroom_backend_plugin_api::services::Database;
 use serde_json::Value;
+use sha1::Digest as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 

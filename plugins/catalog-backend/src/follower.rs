@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::CatalogEngine;
+use crate::parallel::map_on_cores;
+use crate::stitching::ChangeFeedItem;
 
 /// The index shared by the REST routes and the follower.
 pub type SharedIndex = Arc<RwLock<CatalogIndex>>;
@@ -173,54 +175,78 @@ impl IndexSync {
         engine: &CatalogEngine,
         seq: &mut i64,
     ) -> Result<(), BackendError> {
+        let mut page = engine.change_page(*seq, PAGE).await?;
         loop {
-            let changes = engine.changes_since(*seq, PAGE).await?;
-            let full_page = changes.len() >= PAGE;
+            let (changes, more) = page;
             let Some(last) = changes.last() else {
                 return Ok(());
             };
             let last_seq = last.seq;
-            // Parse, flatten and serialise outside the lock so that readers wait only
-            // for the swaps; each change's text is dropped as soon as it is prepared.
-            let prepared: Vec<(String, Option<Result<PreparedEntity, IndexError>>)> = changes
-                .into_iter()
-                .map(|c| {
-                    // The stored text is served as it is; only its parse is needed,
-                    // for the search rows.
-                    let entity = c.final_entity.and_then(|text| {
-                        let parsed = serde_json::from_str::<Value>(&text).ok()?;
-                        Some(PreparedEntity::with_text(&parsed, text.into_boxed_str()))
-                    });
-                    (c.entity_ref, entity)
-                })
-                .collect();
-            {
-                let mut index = self
-                    .index
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                for (entity_ref, entity) in prepared {
-                    let outcome = match entity {
-                        Some(Ok(entity)) => index.insert_prepared(entity),
-                        Some(Err(e)) => Err(e),
-                        None => {
-                            index.remove(&entity_ref);
-                            Ok(())
-                        }
-                    };
-                    if let Err(e) = outcome {
-                        engine
-                            .logger
-                            .warn(&format!("{entity_ref} could not be indexed: {e}"));
-                    }
-                }
+            // Parse, flatten and serialise on every core, outside the lock, so
+            // that readers wait only for the swaps; each change's text is
+            // dropped as soon as it is prepared. (A bulk load's last pages
+            // arrive after the stitcher is done, with the other core idle.)
+            let prepared = map_on_cores(changes, prepare_change)
+                .await
+                .map_err(|e| BackendError::internal(format!("preparing index changes: {e}")))?;
+            // The next page is read while this one goes into the index.
+            let index = self.index.clone();
+            let insert = tokio::task::spawn_blocking(move || apply_prepared(&index, prepared));
+            let (problems, next) = if more {
+                let (problems, next) = tokio::join!(insert, engine.change_page(last_seq, PAGE));
+                (problems, Some(next))
+            } else {
+                (insert.await, None)
+            };
+            let problems = problems
+                .map_err(|e| BackendError::internal(format!("updating the catalog index: {e}")))?;
+            for problem in problems {
+                engine.logger.warn(&problem);
             }
             *seq = last_seq;
-            if !full_page {
-                return Ok(());
+            match next {
+                Some(next) => page = next?,
+                None => return Ok(()),
             }
         }
     }
+}
+
+/// A change ready for the index: the ref, and the prepared entity (`None` when
+/// the entity is gone or its text does not parse).
+type PreparedChange = (String, Option<Result<PreparedEntity, IndexError>>);
+
+fn prepare_change(change: ChangeFeedItem) -> PreparedChange {
+    // The stored text is served as it is; only its parse is needed, for the
+    // search rows.
+    let entity = change.final_entity.and_then(|text| {
+        let parsed = serde_json::from_str::<Value>(&text).ok()?;
+        Some(PreparedEntity::with_text(&parsed, text.into_boxed_str()))
+    });
+    (change.entity_ref, entity)
+}
+
+/// Applies prepared changes under one write lock; returns a message for each
+/// entity that could not be indexed.
+fn apply_prepared(index: &SharedIndex, prepared: Vec<PreparedChange>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut index = index
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (entity_ref, entity) in prepared {
+        let outcome = match entity {
+            Some(Ok(entity)) => index.insert_prepared(entity),
+            Some(Err(e)) => Err(e),
+            None => {
+                index.remove(&entity_ref);
+                Ok(())
+            }
+        };
+        if let Err(e) = outcome {
+            problems.push(format!("{entity_ref} could not be indexed: {e}"));
+        }
+    }
+    problems
 }
 
 /// Loads `sync`'s index when it is not ready yet, then keeps it caught up with

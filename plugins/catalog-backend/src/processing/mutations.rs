@@ -78,7 +78,9 @@ pub(crate) fn stored_refresh_key(key: &str) -> String {
     while !key.is_char_boundary(cut) {
         cut -= 1;
     }
-    let digest = crate::db::sha1_hex(<sha1::Sha1 as sha1::Digest>::new_with_prefix(key.as_bytes()));
+    let digest = crate::db::sha1_hex(<sha1::Sha1 as sha1::Digest>::new_with_prefix(
+        key.as_bytes(),
+    ));
     format!("{}#sha1:{digest}", &key[..cut])
 }
 

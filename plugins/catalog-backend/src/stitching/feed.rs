@@ -49,6 +49,17 @@ impl CatalogEngine {
         seq: i64,
         limit: usize,
     ) -> Result<Vec<ChangeFeedItem>, BackendError> {
+        Ok(self.change_page(seq, limit).await?.0)
+    }
+
+    /// [`CatalogEngine::changes_since`], and whether the log held `limit` rows
+    /// after `seq` (more may follow): collapsed changes make the page shorter
+    /// than the rows it read, so its length alone does not tell.
+    pub async fn change_page(
+        &self,
+        seq: i64,
+        limit: usize,
+    ) -> Result<(Vec<ChangeFeedItem>, bool), BackendError> {
         let limit = i64::try_from(limit.clamp(1, MAX_PAGE)).unwrap_or(1);
         // One statement, so the change log and the final entities are read
         // from the same snapshot.
@@ -61,6 +72,7 @@ impl CatalogEngine {
         .bind(limit)
         .fetch_all(pool)
         .await)?;
+        let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= limit;
         let mut last_of: HashMap<&str, i64> = HashMap::with_capacity(rows.len());
         for (seq, entity_ref, _) in &rows {
             last_of.insert(entity_ref.as_str(), *seq);
@@ -69,7 +81,7 @@ impl CatalogEngine {
             .iter()
             .map(|(seq, entity_ref, _)| last_of.get(entity_ref.as_str()) == Some(seq))
             .collect();
-        Ok(rows
+        let items = rows
             .into_iter()
             .zip(keep)
             .filter(|(_, keep)| *keep)
@@ -78,6 +90,7 @@ impl CatalogEngine {
                 entity_ref,
                 final_entity,
             })
-            .collect())
+            .collect();
+        Ok((items, full))
     }
 }

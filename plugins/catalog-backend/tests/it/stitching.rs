@@ -655,6 +655,17 @@ async fn change_feed_replays_to_final_entities() {
             all.iter().map(|c| c.entity_ref.as_str()).collect();
         assert_eq!(all.len(), refs.len(), "{db}: collapsed");
         assert_eq!(all.last().map(|c| c.seq), log.last().map(|l| l.0), "{db}");
+        // A page that read as many rows as it asked for says more may follow,
+        // though collapsing left it shorter; one that read fewer does not.
+        assert!(all.len() < log.len(), "{db}: some ref changed twice");
+        let (items, more) = f.engine.change_page(0, log.len()).await.unwrap_or_default();
+        assert_eq!((items.len(), more), (all.len(), true), "{db}");
+        let (items, more) = f
+            .engine
+            .change_page(0, log.len() + 1)
+            .await
+            .unwrap_or_default();
+        assert_eq!((items.len(), more), (all.len(), false), "{db}");
         f.cleanup().await;
     }
 }
