@@ -353,7 +353,7 @@ impl Tx {
     }
 }
 
-/// The size past which the write-ahead log is truncated: 64 MiB.
+/// The size past which the write-ahead log is truncated: 256 MiB.
 const WAL_TRUNCATE_BYTES: u64 = 256 << 20;
 
 /// How much the log may grow between two background checkpoints: 32 MiB, what
