@@ -349,7 +349,7 @@ impl CatalogEngine {
     ) -> Result<ClaimState, BackendError> {
         let live: HashMap<String, String> = tx_pairs(
             tx,
-            "SELECT entity_ref, entity_id FROM refresh_state WHERE entity_ref IN ({list}) FOR KEY SHARE",
+            "SELECT entity_ref, entity_id FROM refresh_state WHERE entity_ref IN ({}) FOR KEY SHARE",
             &claim.refs,
         )
         .await?

@@ -35,7 +35,7 @@ async fn remove_entities(tx: &mut Tx, victims: &[(String, String)]) -> Result<()
     let mut restitch: BTreeSet<String> = BTreeSet::new();
     for (source, target) in tx_pairs(
         tx,
-        "SELECT DISTINCT source_entity_ref, target_entity_ref FROM relations WHERE originating_entity_id IN ({list})",
+        "SELECT DISTINCT source_entity_ref, target_entity_ref FROM relations WHERE originating_entity_id IN ({})",
         &ids,
     )
     .await?
@@ -46,7 +46,7 @@ async fn remove_entities(tx: &mut Tx, victims: &[(String, String)]) -> Result<()
     restitch.extend(
         tx_singles(
             tx,
-            "SELECT DISTINCT source_entity_ref FROM relations WHERE target_entity_ref IN ({list})",
+            "SELECT DISTINCT source_entity_ref FROM relations WHERE target_entity_ref IN ({})",
             &refs,
         )
         .await?,
@@ -56,7 +56,7 @@ async fn remove_entities(tx: &mut Tx, victims: &[(String, String)]) -> Result<()
     restitch.extend(
         tx_singles(
             tx,
-            "SELECT DISTINCT target_entity_ref FROM refresh_state_references WHERE source_entity_ref IN ({list})",
+            "SELECT DISTINCT target_entity_ref FROM refresh_state_references WHERE source_entity_ref IN ({})",
             &refs,
         )
         .await?,
@@ -65,26 +65,26 @@ async fn remove_entities(tx: &mut Tx, victims: &[(String, String)]) -> Result<()
 
     let had_final = tx_pairs(
         tx,
-        "SELECT entity_id, entity_ref FROM final_entities WHERE entity_id IN ({list})",
+        "SELECT entity_id, entity_ref FROM final_entities WHERE entity_id IN ({})",
         &ids,
     )
     .await?;
 
     tx_exec(
         tx,
-        "DELETE FROM refresh_state_references WHERE source_entity_ref IN ({list})",
+        "DELETE FROM refresh_state_references WHERE source_entity_ref IN ({})",
         &refs,
     )
     .await?;
     tx_exec(
         tx,
-        "DELETE FROM refresh_state_references WHERE target_entity_ref IN ({list})",
+        "DELETE FROM refresh_state_references WHERE target_entity_ref IN ({})",
         &refs,
     )
     .await?;
     tx_exec(
         tx,
-        "DELETE FROM refresh_state WHERE entity_id IN ({list})",
+        "DELETE FROM refresh_state WHERE entity_id IN ({})",
         &ids,
     )
     .await?;
@@ -93,7 +93,7 @@ async fn remove_entities(tx: &mut Tx, victims: &[(String, String)]) -> Result<()
     // (Relations carry no foreign key on either database: migrations 5 and 6.)
     tx_exec(
         tx,
-        "DELETE FROM relations WHERE originating_entity_id IN ({list})",
+        "DELETE FROM relations WHERE originating_entity_id IN ({})",
         &ids,
     )
     .await?;
@@ -123,7 +123,9 @@ impl CatalogEngine {
         let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
         let found = tx_pairs(
             &mut tx,
-            &format!("SELECT entity_id, entity_ref FROM refresh_state WHERE entity_id IN ({{list}}){lock}"),
+            &format!(
+                "SELECT entity_id, entity_ref FROM refresh_state WHERE entity_id IN ({{}}){lock}"
+            ),
             &[uid.to_owned()],
         )
         .await?;
@@ -135,7 +137,7 @@ impl CatalogEngine {
         let parents = tx_singles(
             &mut tx,
             "SELECT DISTINCT source_entity_ref FROM refresh_state_references \
-             WHERE target_entity_ref IN ({list}) AND source_entity_ref IS NOT NULL",
+             WHERE target_entity_ref IN ({}) AND source_entity_ref IS NOT NULL",
             std::slice::from_ref(entity_ref),
         )
         .await?;
@@ -145,7 +147,7 @@ impl CatalogEngine {
                 &mut tx,
                 &format!(
                     "UPDATE refresh_state SET result_hash = 'child-was-deleted', next_update_at = {now} \
-                     WHERE entity_ref IN ({{list}})"
+                     WHERE entity_ref IN ({{}})"
                 ),
                 &parents,
             )
@@ -183,7 +185,7 @@ impl CatalogEngine {
                 let victims = tx_pairs(
                     &mut tx,
                     &format!(
-                        "SELECT entity_id, entity_ref FROM refresh_state r WHERE entity_id IN ({{list}}) \
+                        "SELECT entity_id, entity_ref FROM refresh_state r WHERE entity_id IN ({{}}) \
                          AND NOT EXISTS (SELECT 1 FROM refresh_state_references e \
                          WHERE e.target_entity_ref = r.entity_ref){lock}"
                     ),

@@ -1,13 +1,16 @@
 //! Small helpers for building set-based SQL: placeholder lists and chunking
-//! under the bind-parameter limits of SQLite (32766) and PostgreSQL (65535).
+//! under the bind-parameter limits of SQLite (32766) and PostgreSQL (65535),
+//! in the shapes stitching reads; the chunked statements themselves are
+//! `processing::sql`'s.
 
 use greenroom_backend_plugin_api::BackendError;
-use sqlx::AssertSqlSafe;
 
-use crate::db::{Tx, on_tx};
+use crate::db::Tx;
+use crate::processing::sql::{col, exec_in, fetch_in};
 
-/// Refs per `IN (...)` list: far below either database's bind limit.
-pub(crate) const IN_CHUNK: usize = 2000;
+/// Refs per `IN (...)` list: far below either database's bind limit (the
+/// chunk the processing helpers use too).
+pub(crate) const IN_CHUNK: usize = crate::processing::sql::CHUNK;
 
 /// `$start, $start+1, …` for `count` parameters.
 pub(crate) fn placeholders(start: usize, count: usize) -> String {
@@ -19,26 +22,18 @@ pub(crate) fn value_tuples(rows: usize, width: usize) -> String {
     crate::processing::sql::tuples(1, rows, width)
 }
 
-/// Runs `template` (whose `{list}` becomes `$1, …, $n`) once per chunk of
-/// `values` inside `tx`, collecting `(String, String)` rows.
+/// Runs `template` (whose `{}` becomes the `IN` list) once per chunk of
+/// `values` inside `tx`, collecting two-column rows.
 pub(crate) async fn tx_pairs(
     tx: &mut Tx,
     template: &str,
     values: &[String],
 ) -> Result<Vec<(String, String)>, BackendError> {
-    let mut out = Vec::new();
-    for chunk in values.chunks(IN_CHUNK) {
-        let sql = template.replace("{list}", &placeholders(1, chunk.len()));
-        let rows: Vec<(String, String)> = on_tx!(tx, |conn| {
-            let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql)));
-            for v in chunk {
-                q = q.bind(v);
-            }
-            q.fetch_all(conn).await
-        })?;
-        out.extend(rows);
-    }
-    Ok(out)
+    Ok(fetch_in(tx, template, &[], values, 2)
+        .await?
+        .iter()
+        .map(|row| (col(row, 0), col(row, 1)))
+        .collect())
 }
 
 /// Like [`tx_pairs`], for one-column rows.
@@ -47,19 +42,11 @@ pub(crate) async fn tx_singles(
     template: &str,
     values: &[String],
 ) -> Result<Vec<String>, BackendError> {
-    let mut out = Vec::new();
-    for chunk in values.chunks(IN_CHUNK) {
-        let sql = template.replace("{list}", &placeholders(1, chunk.len()));
-        let rows: Vec<(String,)> = on_tx!(tx, |conn| {
-            let mut q = sqlx::query_as(AssertSqlSafe(crate::db::adapt(&conn, sql)));
-            for v in chunk {
-                q = q.bind(v);
-            }
-            q.fetch_all(conn).await
-        })?;
-        out.extend(rows.into_iter().map(|(v,)| v));
-    }
-    Ok(out)
+    Ok(fetch_in(tx, template, &[], values, 1)
+        .await?
+        .iter()
+        .map(|row| col(row, 0))
+        .collect())
 }
 
 /// Like [`tx_pairs`], for statements without rows; returns the rows affected.
@@ -68,18 +55,7 @@ pub(crate) async fn tx_exec(
     template: &str,
     values: &[String],
 ) -> Result<u64, BackendError> {
-    let mut affected = 0;
-    for chunk in values.chunks(IN_CHUNK) {
-        let sql = template.replace("{list}", &placeholders(1, chunk.len()));
-        affected += on_tx!(tx, |conn| {
-            let mut q = sqlx::query(AssertSqlSafe(crate::db::adapt(&conn, sql)));
-            for v in chunk {
-                q = q.bind(v);
-            }
-            q.execute(conn).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(affected)
+    exec_in(tx, template, &[], values).await
 }
 
 #[cfg(test)]
