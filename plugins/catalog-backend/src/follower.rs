@@ -13,7 +13,7 @@ use std::time::Duration;
 use greenroom_backend_plugin_api::{BackendError, ErrorName};
 use greenroom_catalog_query::{CatalogIndex, IndexError, PreparedEntity};
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{OwnedMutexGuard, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -70,7 +70,7 @@ fn build_index(
 #[derive(Debug)]
 pub struct IndexSync {
     index: SharedIndex,
-    seq: tokio::sync::Mutex<i64>,
+    seq: Arc<tokio::sync::Mutex<i64>>,
     ready: watch::Sender<bool>,
     /// Cancelled when the backend begins to shut down: the load stops, and
     /// requests waiting for it are answered at once.
@@ -82,7 +82,7 @@ impl IndexSync {
     pub fn loading() -> Self {
         Self {
             index: Arc::new(RwLock::new(CatalogIndex::new())),
-            seq: tokio::sync::Mutex::new(0),
+            seq: Arc::new(tokio::sync::Mutex::new(0)),
             ready: watch::Sender::new(false),
             stopping: CancellationToken::new(),
         }
@@ -127,7 +127,7 @@ impl IndexSync {
         engine: &CatalogEngine,
         cancel: &CancellationToken,
     ) -> Result<bool, BackendError> {
-        let mut seq = self.seq.lock().await;
+        let mut seq = Arc::clone(&self.seq).lock_owned().await;
         let started = std::time::Instant::now();
         let (snapshot_seq, texts) = engine.final_entities_snapshot().await?;
         let tokens = [cancel.clone(), self.stopping.clone()];
@@ -148,8 +148,9 @@ impl IndexSync {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = loaded;
         *seq = snapshot_seq;
-        self.apply_changes(engine, &mut seq).await?;
+        let seq = self.apply_changes(engine, seq).await?;
         self.ready.send_replace(true);
+        drop(seq);
         engine.logger.info(&format!(
             "catalog index loaded: {count} entities in {} ms",
             started.elapsed().as_millis()
@@ -163,23 +164,25 @@ impl IndexSync {
     /// committed. (The loader flips readiness only while holding the position
     /// lock, so the check below cannot race with it.)
     pub async fn catch_up(&self, engine: &CatalogEngine) -> Result<(), BackendError> {
-        let mut seq = self.seq.lock().await;
+        let seq = Arc::clone(&self.seq).lock_owned().await;
         if !self.is_ready() {
             return Ok(());
         }
-        self.apply_changes(engine, &mut seq).await
+        self.apply_changes(engine, seq).await.map(drop)
     }
 
+    /// Applies the change log after the position `seq` holds, page by page;
+    /// returns the position lock, moved to the last change applied.
     async fn apply_changes(
         &self,
         engine: &CatalogEngine,
-        seq: &mut i64,
-    ) -> Result<(), BackendError> {
+        mut seq: OwnedMutexGuard<i64>,
+    ) -> Result<OwnedMutexGuard<i64>, BackendError> {
         let mut page = engine.change_page(*seq, PAGE).await?;
         loop {
             let (changes, more) = page;
             let Some(last) = changes.last() else {
-                return Ok(());
+                return Ok(seq);
             };
             let last_seq = last.seq;
             // Parse, flatten and serialise on every core, outside the lock, so
@@ -189,24 +192,34 @@ impl IndexSync {
             let prepared = map_on_cores(changes, prepare_change)
                 .await
                 .map_err(|e| BackendError::internal(format!("preparing index changes: {e}")))?;
-            // The next page is read while this one goes into the index.
+            // The page goes into the index on a blocking thread while the next
+            // one is read. That thread holds the position lock until it has
+            // applied the page and recorded it: if this future is dropped
+            // meanwhile (a client that disconnects during a write route's
+            // catch-up, a shutdown), the next catch-up waits for it and
+            // continues after the page, so no page is applied twice or after
+            // a newer one.
             let index = self.index.clone();
-            let insert = tokio::task::spawn_blocking(move || apply_prepared(&index, prepared));
-            let (problems, next) = if more {
-                let (problems, next) = tokio::join!(insert, engine.change_page(last_seq, PAGE));
-                (problems, Some(next))
+            let apply = tokio::task::spawn_blocking(move || {
+                let problems = apply_prepared(&index, prepared);
+                *seq = last_seq;
+                (problems, seq)
+            });
+            let (applied, next) = if more {
+                let (applied, next) = tokio::join!(apply, engine.change_page(last_seq, PAGE));
+                (applied, Some(next))
             } else {
-                (insert.await, None)
+                (apply.await, None)
             };
-            let problems = problems
+            let (problems, guard) = applied
                 .map_err(|e| BackendError::internal(format!("updating the catalog index: {e}")))?;
+            seq = guard;
             for problem in problems {
                 engine.logger.warn(&problem);
             }
-            *seq = last_seq;
             match next {
                 Some(next) => page = next?,
-                None => return Ok(()),
+                None => return Ok(seq),
             }
         }
     }
