@@ -176,9 +176,13 @@ impl TestDatabases {
             TestDatabaseKind::Sqlite => {
                 let dir = TestDir::new();
                 let file = dir.path().join("test.sqlite");
+                // The page size the backend gives the files it makes
+                // (`SQLITE_PAGE_SIZE` in backend-database), so that the
+                // storage tests run on the pages a served catalog has.
                 let options = SqliteConnectOptions::new()
                     .filename(&file)
                     .create_if_missing(true)
+                    .page_size(16_384)
                     .journal_mode(SqliteJournalMode::Wal)
                     .foreign_keys(true)
                     .busy_timeout(std::time::Duration::from_secs(5));
