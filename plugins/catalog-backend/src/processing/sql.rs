@@ -146,13 +146,7 @@ pub(crate) async fn fetch(
         )
         .fetch_all(conn)
         .await?;
-        rows.iter()
-            .map(|row| {
-                (0..columns)
-                    .map(|i| row.try_get::<Option<String>, _>(i))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
+        text_rows(&rows, columns)
     })?;
     Ok(rows)
 }
@@ -187,15 +181,24 @@ pub(crate) async fn fetch_pool(
         )
         .fetch_all(pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                (0..columns)
-                    .map(|i| row.try_get::<Option<String>, _>(i))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
+        text_rows(&rows, columns)
     })?;
     Ok(rows)
+}
+
+/// The first `columns` columns of every row, as text that may be null.
+fn text_rows<R: Row>(rows: &[R], columns: usize) -> Result<Vec<Vec<Option<String>>>, sqlx::Error>
+where
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    rows.iter()
+        .map(|row| {
+            (0..columns)
+                .map(|i| row.try_get::<Option<String>, _>(i))
+                .collect()
+        })
+        .collect()
 }
 
 /// Takes column `i` of a fetched row as a string (empty when null).
@@ -208,13 +211,20 @@ pub(crate) fn opt(row: &[Option<String>], i: usize) -> Option<String> {
     row.get(i).cloned().flatten()
 }
 
-/// One chunk's statement and arguments: `sql` with its `{}` replaced by the
-/// chunk's placeholders, numbered after `prefix`, which is bound first.
-fn chunk_statement(sql: &str, prefix: &[Arg], chunk: &[String]) -> (String, Vec<Arg>) {
-    let statement = sql.replacen("{}", &list(prefix.len() + 1, chunk.len()), 1);
-    let mut args = prefix.to_vec();
-    args.extend(chunk.iter().map(Arg::from));
-    (statement, args)
+/// The statement and arguments of each chunk of `values`: `sql` with its `{}`
+/// replaced by the chunk's placeholders, numbered after `prefix`, which is
+/// bound first.
+fn chunk_statements<'a>(
+    sql: &'a str,
+    prefix: &'a [Arg],
+    values: &'a [String],
+) -> impl Iterator<Item = (String, Vec<Arg>)> + 'a {
+    values.chunks(CHUNK).map(move |chunk| {
+        let statement = sql.replacen("{}", &list(prefix.len() + 1, chunk.len()), 1);
+        let mut args = prefix.to_vec();
+        args.extend(chunk.iter().map(Arg::from));
+        (statement, args)
+    })
 }
 
 /// Runs `SELECT <cols> ... WHERE <column> IN (<values>)` in chunks, `sql` holding
@@ -227,8 +237,7 @@ pub(crate) async fn fetch_in(
     columns: usize,
 ) -> Result<Vec<Vec<Option<String>>>, BackendError> {
     let mut out = Vec::new();
-    for chunk in values.chunks(CHUNK) {
-        let (statement, args) = chunk_statement(sql, prefix, chunk);
+    for (statement, args) in chunk_statements(sql, prefix, values) {
         out.extend(fetch(tx, statement, args, columns).await?);
     }
     Ok(out)
@@ -244,8 +253,7 @@ pub(crate) async fn fetch_in_pool(
     columns: usize,
 ) -> Result<Vec<Vec<Option<String>>>, BackendError> {
     let mut out = Vec::new();
-    for chunk in values.chunks(CHUNK) {
-        let (statement, args) = chunk_statement(sql, prefix, chunk);
+    for (statement, args) in chunk_statements(sql, prefix, values) {
         out.extend(fetch_pool(db, statement, args, columns).await?);
     }
     Ok(out)
@@ -259,8 +267,7 @@ pub(crate) async fn exec_in(
     values: &[String],
 ) -> Result<u64, BackendError> {
     let mut affected = 0;
-    for chunk in values.chunks(CHUNK) {
-        let (statement, args) = chunk_statement(sql, prefix, chunk);
+    for (statement, args) in chunk_statements(sql, prefix, values) {
         affected += exec(tx, statement, args).await?;
     }
     Ok(affected)
