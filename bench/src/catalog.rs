@@ -431,6 +431,10 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
             .map(|t| format!("{base}/api/catalog/entities/by-query?filter=relations.ownedBy=group:default/team-{t}&limit=50"))
             .collect();
         let facets = vec![format!("{base}/api/catalog/entity-facets?facet=kind")];
+        // The three facets #6 names, asked for in one request as the catalog page does.
+        let facets3 = vec![format!(
+            "{base}/api/catalog/entity-facets?facet=kind&facet=spec.type&facet=metadata.tags"
+        )];
         // Cursor pages: walk the component pages once to collect their cursors.
         let mut cursors = Vec::new();
         let mut url = kind_page[0].clone();
@@ -476,6 +480,7 @@ pub(crate) async fn run(options: Options) -> anyhow::Result<()> {
         row("kind filter, page of 50", &measure(kind_page).await?);
         row("relations.ownedBy, page 50", &measure(owned_by).await?);
         row("facets: kind", &measure(facets).await?);
+        row("facets: kind, type, tags", &measure(facets3).await?);
         if !cursors.is_empty() {
             row("cursor pages of 50", &measure(cursors).await?);
         }

@@ -18,7 +18,8 @@ const CACHED_ANSWERS: usize = 16;
 const CACHED_BUCKETS: usize = 50_000;
 
 /// One facets answer: each facet with its (value, count) buckets.
-type Answer = Vec<(String, Vec<(String, u64)>)>;
+pub type FacetCounts = Vec<(String, Vec<(String, u64)>)>;
+type Answer = FacetCounts;
 
 /// The last few facet answers, keyed by the exact request, dropped on any change to the index.
 ///
@@ -100,17 +101,24 @@ impl CatalogIndex {
     /// entities matching `filter`. Facets keep their requested spelling (duplicates collapse,
     /// first occurrence wins) and are matched case-insensitively; buckets are ordered by
     /// value; null and over-long values are left out; unknown facets give no buckets.
-    pub fn facets(
+    pub fn facets(&self, facets: &[String], filter: Option<&EntityFilter>) -> FacetCounts {
+        Arc::unwrap_or_clone(self.facets_shared(facets, filter))
+    }
+
+    /// [`Self::facets`] without the copy: the answer as kept for the next identical request,
+    /// which a server serializes straight from (a copy of a large answer costs more than
+    /// writing it out).
+    pub fn facets_shared(
         &self,
         facets: &[String],
         filter: Option<&EntityFilter>,
-    ) -> Vec<(String, Vec<(String, u64)>)> {
+    ) -> Arc<FacetCounts> {
         if let Some(answer) = self.facet_cache.get(facets, filter) {
-            return Answer::clone(&answer);
+            return answer;
         }
         let answer = Arc::new(self.count_facets(facets, filter));
         self.facet_cache.put(facets, filter, answer.clone());
-        Arc::unwrap_or_clone(answer)
+        answer
     }
 
     fn count_facets(&self, facets: &[String], filter: Option<&EntityFilter>) -> Answer {

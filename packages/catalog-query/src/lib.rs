@@ -27,6 +27,7 @@ mod values;
 
 pub use crate::base64::{decode_base64, encode_base64};
 pub use crate::error::{IndexError, QueryError, TextError};
+pub use crate::facets::FacetCounts;
 pub use crate::fields::{Fields, parse_fields};
 pub use crate::filter::{EntityFilter, parse_filter_params, parse_predicate};
 pub use crate::hot::{DEFAULT_HOT_TEXT_BYTES, HotTexts};

@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 use greenroom_backend_plugin_api::BackendError;
 use greenroom_backend_plugin_api::http::ApiError;
 use greenroom_catalog_query::{
-    EntityFilter, Fields, FullTextFilter, HotTexts, IndexedEntity, ListRequest, OrderField,
-    QueryError, QueryRequest, TextError, parse_fields, parse_filter_params, parse_order,
-    parse_order_field, parse_predicate,
+    EntityFilter, FacetCounts, Fields, FullTextFilter, HotTexts, IndexedEntity, ListRequest,
+    OrderField, QueryError, QueryRequest, TextError, parse_fields, parse_filter_params,
+    parse_order, parse_order_field, parse_predicate,
 };
 use serde_json::{Value, json};
 
@@ -515,16 +515,49 @@ async fn facets_response(
     filter: Option<&EntityFilter>,
 ) -> Handler {
     state.wait_ready().await?;
-    let counted = state.index()?.facets(facets, filter);
-    let mut out = serde_json::Map::new();
-    for (facet, buckets) in counted {
-        let list: Vec<Value> = buckets
-            .into_iter()
-            .map(|(value, count)| json!({ "value": value, "count": count }))
-            .collect();
-        out.insert(facet, Value::Array(list));
+    let counted = state.index()?.facets_shared(facets, filter);
+    let body = serde_json::to_vec(&FacetsBody {
+        facets: FacetMap(&counted),
+    })
+    .map_err(|e| ApiError(BackendError::internal(format!("facets: {e}"))))?;
+    Ok(json_bytes(StatusCode::OK, body))
+}
+
+/// `{"facets": {name: [{"value", "count"}]}}`, written straight from the index's kept answer:
+/// a tree of JSON values for a few thousand buckets cost more than counting them.
+#[derive(serde::Serialize)]
+struct FacetsBody<'a> {
+    facets: FacetMap<'a>,
+}
+
+/// The facets in the order asked for; the index has already collapsed repeated names.
+struct FacetMap<'a>(&'a FacetCounts);
+
+impl serde::Serialize for FacetMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.0
+                .iter()
+                .map(|(name, buckets)| (name, Buckets(buckets))),
+        )
     }
-    Ok(json_value(StatusCode::OK, &json!({ "facets": out })))
+}
+
+struct Buckets<'a>(&'a [(String, u64)]);
+
+impl serde::Serialize for Buckets<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|(value, count)| Bucket {
+            value,
+            count: *count,
+        }))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Bucket<'a> {
+    value: &'a str,
+    count: u64,
 }
 
 /// `GET /entity-facets`.
