@@ -19,7 +19,6 @@ const CACHED_BUCKETS: usize = 50_000;
 
 /// One facets answer: each facet with its (value, count) buckets.
 pub type FacetCounts = Vec<(String, Vec<(String, u64)>)>;
-type Answer = FacetCounts;
 
 /// The last few facet answers, keyed by the exact request, dropped on any change to the index.
 ///
@@ -30,7 +29,7 @@ type Answer = FacetCounts;
 pub(crate) struct FacetCache(Mutex<Vec<Kept>>);
 
 /// A kept answer with the request it answers: the facets as asked and the filter.
-type Kept = (Vec<String>, Option<EntityFilter>, Arc<Answer>);
+type Kept = (Vec<String>, Option<EntityFilter>, Arc<FacetCounts>);
 
 impl FacetCache {
     /// Forgets every answer; called by every change to the index, which holds it exclusively.
@@ -41,7 +40,7 @@ impl FacetCache {
             .clear();
     }
 
-    fn get(&self, facets: &[String], filter: Option<&EntityFilter>) -> Option<Arc<Answer>> {
+    fn get(&self, facets: &[String], filter: Option<&EntityFilter>) -> Option<Arc<FacetCounts>> {
         let answers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         answers
             .iter()
@@ -49,7 +48,7 @@ impl FacetCache {
             .map(|(_, _, answer)| answer.clone())
     }
 
-    fn put(&self, facets: &[String], filter: Option<&EntityFilter>, answer: Arc<Answer>) {
+    fn put(&self, facets: &[String], filter: Option<&EntityFilter>, answer: Arc<FacetCounts>) {
         if answer.iter().map(|(_, b)| b.len()).sum::<usize>() > CACHED_BUCKETS {
             return;
         }
@@ -121,7 +120,7 @@ impl CatalogIndex {
         answer
     }
 
-    fn count_facets(&self, facets: &[String], filter: Option<&EntityFilter>) -> Answer {
+    fn count_facets(&self, facets: &[String], filter: Option<&EntityFilter>) -> FacetCounts {
         let filtered = filter.map(|f| self.eval(Some(f)));
         let visible = filtered
             .as_ref()
